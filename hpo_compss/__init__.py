@@ -1,0 +1,27 @@
+"""hpo_compss: hyperparameter optimisation on the PyCOMPSs runtime or this machine.
+
+The package imports lazily: a trial worker that only needs the runner pays for nothing else.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_experiment": "hpo_compss.experiment",
+    "parse_experiment": "hpo_compss.experiment",
+    "Experiment": "hpo_compss.experiment",
+    "run_study": "hpo_compss.study",
+    "current_trial": "hpo_compss.runtime.runner",
+    "TrialContext": "hpo_compss.runtime.runner",
+    "ConfigError": "hpo_compss.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hpo_compss' has no attribute {name!r}")

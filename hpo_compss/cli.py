@@ -1,0 +1,139 @@
+"""``hpo-compss``: run, resume, status, validate. ``python main.py ARGS`` is ``hpo-compss run ARGS``.
+
+Bad input of any kind ends in one line on stderr, ``error: <file>: <key path>: <what was expected>``,
+and exit code 2, before any trial runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import ConfigError
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpo-compss", description="Hyperparameter optimisation on PyCOMPSs or this machine.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a study (resumes it if its folder already holds this experiment)")
+    run.add_argument("experiment", help="experiment JSON file (or a bare space: an object of lists)")
+    run.add_argument("--objective", help="MODULE:FUNCTION or path/to/file.py:FUNCTION, overrides the file's")
+    run.add_argument("--study-dir", type=Path, help="study folder (default runs/<name>)")
+    run.add_argument("--seed", type=int, help="study seed, overrides the file's")
+    _resource_flags(run)
+
+    resume = commands.add_parser("resume", help="finish a study that was interrupted or killed")
+    resume.add_argument("study_dir", type=Path)
+    _resource_flags(resume)
+
+    status = commands.add_parser("status", help="progress, best so far, failures")
+    status.add_argument("study_dir", type=Path)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    validate = commands.add_parser("validate", help="check an experiment file without running anything")
+    validate.add_argument("experiment")
+    validate.add_argument("--objective", help="objective to check, when the file has none")
+    return parser
+
+
+def _resource_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cpus", type=int, help="cores to use (default: all this process may use, or the SLURM allocation)")
+    parser.add_argument("--gpus", help="GPUs to use: a count or ids like 0,2 (default: CUDA_VISIBLE_DEVICES or SLURM's)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # like `python -m`, let objectives be modules of the current folder
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    source = getattr(args, "experiment", None) or str(getattr(args, "study_dir", ""))
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        print(f"error: {source}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .experiment import load_experiment
+
+    experiment = load_experiment(args.experiment, objective=args.objective, seed=args.seed)
+    return _drive(experiment, args.study_dir or Path("runs") / experiment.name, args)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from .study import load_study
+
+    return _drive(load_study(args.study_dir), args.study_dir, args)
+
+
+def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
+    from .runtime.resources import detect_machine
+    from .study import Interrupted, run_study
+
+    machine = detect_machine(args.cpus, args.gpus)
+    try:
+        outcome = run_study(experiment, directory, machine)
+    except Interrupted as interruption:
+        print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
+        return 128 + interruption.signum
+    ledger = outcome.ledger
+    print(f"study {experiment.name}: {len(ledger.trials)} trials ({ledger.count('complete')} complete, "
+          f"{ledger.count('failed')} failed) in {outcome.seconds:.1f} s; stopped: {outcome.stop_reason}")
+    best = ledger.best_json()
+    if best is None:
+        print("no trial completed")
+        return 1
+    spread = f" ± {best['std']:.3g} over {best['n']} repeats" if "std" in best else ""
+    print(f"best {experiment.metric} {best['value']:.6g}{spread} (trial {best['trial']}): {json.dumps(best['config'])}")
+    print(f"study folder: {directory}  (hpo-compss status {directory})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .study import driver_running, load_study, read_ledger
+
+    experiment = load_study(args.study_dir, check_objective=False)
+    ledger = read_ledger(args.study_dir, experiment)
+    status = {"name": experiment.name, "budget": experiment.trials * experiment.repeats, **ledger.status(),
+              "driver_running": driver_running(args.study_dir)}
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"study {status['name']} ({args.study_dir}): {status['n_trials']} of {status['budget']} trials: "
+          f"{status['n_complete']} complete, {status['n_failed']} failed, {status['n_running']} running, "
+          f"{status['n_retrying']} awaiting retry, {status['n_cancelled']} cancelled")
+    if status["failures"]:
+        print("failures: " + ", ".join(f"{kind} {n}" for kind, n in sorted(status["failures"].items())))
+    if status["best"]:
+        best = status["best"]
+        print(f"best {experiment.metric} {best['value']:.6g} (trial {best['trial']}): {json.dumps(best['config'])}")
+    state = "a driver is running it" if status["driver_running"] else (
+        f"stopped: {status['stopped']['reason']}" if status["stopped"] else "no driver is running it")
+    print(state)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .experiment import load_experiment
+
+    experiment = load_experiment(args.experiment, objective=args.objective)
+    space = experiment.space
+    parts = f"{len(space.subspaces)} sub-space(s), complexity {space.complexity():.4g}" if space else "no space"
+    print(f"ok: {experiment.name}: {parts}; algorithm {experiment.algorithm['name']}, "
+          f"{experiment.trials} configs x {experiment.repeats} repeats; objective {experiment.objective}")
+    return 0
+
+
+COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _validate}
+
+
+def run_main() -> int:
+    """``python main.py ARGS``: the same as ``hpo-compss run ARGS``."""
+    return main(["run", *sys.argv[1:]])

@@ -1,0 +1,1 @@
+"""Example objectives used by the files in configs/ (importable by every worker)."""

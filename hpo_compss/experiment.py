@@ -1,0 +1,269 @@
+"""The experiment file: read, validate and normalise it before any trial runs.
+
+Every problem becomes a ``ConfigError`` naming the JSON key path and what was expected there. The
+normalised form (``Experiment.to_json``) is what a study folder keeps, so ``resume`` needs nothing else.
+A file without a ``"space"`` key is the PyCOMPSs paper's bare form: the whole object is the space.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, Key
+from .runtime.objective import ObjectiveError, load_objective
+from .search import Searcher, make_searcher
+from .space import Space, space_from_json
+
+KEYS = {
+    "$schema", "name", "description", "objective", "metric", "mode", "space", "algorithm", "budget", "seed",
+    "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process",
+}
+DEFAULT_TRIALS = 100
+MAX_TRIALS = 10_000_000
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ComputeClass:
+    """What one trial of this class needs: the local engine's slot and the COMPSs @constraint."""
+
+    name: str
+    cpus: int = 1
+    gpus: int = 0
+    memory_gb: float | None = None
+    max_tasks: int | None = None
+
+    def to_json(self) -> dict:
+        body: dict[str, Any] = {"cpus": self.cpus, "gpus": self.gpus}
+        if self.memory_gb is not None:
+            body["memory_gb"] = self.memory_gb
+        if self.max_tasks is not None:
+            body["max_tasks"] = self.max_tasks
+        return body
+
+
+@dataclass
+class Experiment:
+    """A validated experiment. Build it with :func:`load_experiment` or :func:`parse_experiment`."""
+
+    name: str
+    objective: str
+    space: Space | None
+    algorithm: dict[str, Any]
+    trials: int
+    metric: str = "loss"
+    mode: str = "min"
+    seconds: float | None = None
+    seed: int = 0
+    repeats: int = 1
+    compute_classes: list[ComputeClass] = field(default_factory=lambda: [ComputeClass("cpu")])
+    retries: int = 0
+    timeout: float | None = None
+    target: float | None = None
+    patience: int | None = None
+    fresh_process: bool = False
+    description: str = ""
+
+    def searcher(self) -> Searcher:
+        return make_searcher(self.algorithm, self.space, self.seed)
+
+    def better(self, a: float, b: float) -> bool:
+        """Is value ``a`` strictly better than ``b`` for this metric's direction?"""
+        return a < b if self.mode == "min" else a > b
+
+    def reached_target(self, value: float) -> bool:
+        return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
+
+    def to_json(self) -> dict:
+        data: dict[str, Any] = {
+            "name": self.name, "objective": self.objective, "metric": self.metric, "mode": self.mode,
+            "algorithm": self.algorithm, "budget": {"trials": self.trials}, "seed": self.seed,
+            "repeats": self.repeats, "compute_classes": {c.name: c.to_json() for c in self.compute_classes},
+            "retries": self.retries, "fresh_process": self.fresh_process,
+        }
+        if self.description:
+            data["description"] = self.description
+        if self.space is not None:
+            data["space"] = self.space.to_json()
+        if self.seconds is not None:
+            data["budget"]["seconds"] = self.seconds
+        if self.timeout is not None:
+            data["timeout"] = self.timeout
+        stop = {k: v for k, v in (("target", self.target), ("patience", self.patience)) if v is not None}
+        if stop:
+            data["stop"] = stop
+        return data
+
+
+def load_experiment(path: str | os.PathLike, objective: str | None = None, seed: int | None = None,
+                    check_objective: bool = True) -> Experiment:
+    """Read and validate an experiment file; ``objective``/``seed`` override the file's values."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError((), f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError((), f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    return parse_experiment(data, default_name=path.stem, base_dir=path.parent, objective=objective,
+                            seed=seed, check_objective=check_objective)
+
+
+def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.PathLike = ".",
+                     objective: str | None = None, seed: int | None = None,
+                     check_objective: bool = True) -> Experiment:
+    """Validate an experiment given as parsed JSON (see the README for every key)."""
+    if not isinstance(data, dict):
+        raise ConfigError((), f"expected a JSON object, got {type(data).__name__}")
+    if "space" not in data:
+        present = sorted(set(data) & (KEYS - {"name", "description"}))
+        if present:
+            raise ConfigError(("space",), f"missing: an experiment with '{present[0]}' needs a 'space' (or use the bare form: a file holding only the space)")
+        data = {"space": data}
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError((unknown[0],), f"unknown key{hint}")
+
+    name = _typed(data, "name", str, default_name)
+    if not NAME.match(name):
+        raise ConfigError(("name",), f"expected letters, digits, '.', '_' or '-' (it names the study folder), got {name!r}")
+    objective = objective if objective is not None else data.get("objective")
+    if objective is None:
+        raise ConfigError(("objective",), "missing: give \"objective\": \"module:function\" in the file or --objective on the command line")
+    objective = _objective(objective, Path(base_dir), check_objective)
+    metric = _typed(data, "metric", str, "loss")
+    mode = _typed(data, "mode", str, "min")
+    if mode not in ("min", "max"):
+        raise ConfigError(("mode",), f"expected \"min\" or \"max\", got {mode!r}")
+    space = None if data.get("space") is None and _algorithm_name(data) == "explicit" else space_from_json(data.get("space"))
+    seed = seed if seed is not None else _integer(data, ("seed",), 0, 0, 2**63 - 1)
+    algorithm = _algorithm(data, space)
+    searcher = make_searcher(algorithm, space, seed)
+
+    budget = data.get("budget", {})
+    if not isinstance(budget, dict):
+        raise ConfigError(("budget",), f"expected an object like {{\"trials\": 100, \"seconds\": 3600}}, got {budget!r}")
+    _no_unknown(budget, ("budget",), {"trials", "seconds"})
+    trials = _integer(budget, ("budget", "trials"), searcher.size or DEFAULT_TRIALS, 1, MAX_TRIALS)
+    if searcher.size is not None:
+        trials = min(trials, searcher.size)
+
+    stop = data.get("stop", {})
+    if not isinstance(stop, dict):
+        raise ConfigError(("stop",), f"expected an object like {{\"target\": 0.02}}, got {stop!r}")
+    _no_unknown(stop, ("stop",), {"target", "patience"})
+
+    return Experiment(
+        name=name, objective=objective, space=space, algorithm=algorithm, trials=trials, metric=metric, mode=mode,
+        seconds=_number(budget, ("budget", "seconds"), None, 1e-3, 1e9),
+        seed=seed, repeats=_integer(data, ("repeats",), 1, 1, 1000),
+        compute_classes=_compute_classes(data.get("compute_classes", {"cpu": {"cpus": 1}})),
+        retries=_integer(data, ("retries",), 0, 0, 100),
+        timeout=_number(data, ("timeout",), None, 1e-3, 1e9),
+        target=_number(stop, ("stop", "target"), None),
+        patience=_integer(stop, ("stop", "patience"), None, 1, MAX_TRIALS),
+        fresh_process=_typed(data, "fresh_process", bool, False),
+        description=_typed(data, "description", str, ""),
+    )
+
+
+def _algorithm_name(data: dict) -> Any:
+    algorithm = data.get("algorithm")
+    return algorithm.get("name") if isinstance(algorithm, dict) else algorithm
+
+
+def _algorithm(data: dict, space: Space | None) -> dict:
+    algorithm = data.get("algorithm")
+    if algorithm is None:
+        finite = space is not None and all(d.finite for sub in space.subspaces for d in sub.leaves.values())
+        return {"name": "grid" if finite else "random"}
+    if isinstance(algorithm, str):
+        return {"name": algorithm}
+    if not isinstance(algorithm, dict) or "name" not in algorithm:
+        raise ConfigError(("algorithm",), f"expected a name or an object with \"name\", got {algorithm!r}")
+    return dict(algorithm)
+
+
+def _objective(spec: Any, base_dir: Path, check: bool) -> str:
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(("objective",), f"expected \"module.path:function\" or \"path/to/file.py:function\", got {spec!r}")
+    target, _, function = spec.rpartition(":")
+    if not target or not function.isidentifier():
+        raise ConfigError(("objective",), f"expected \"module.path:function\", got {spec!r}")
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        path = Path(target).expanduser()
+        if not path.is_absolute():
+            path = path if path.exists() or not (base_dir / path).exists() else base_dir / path
+        spec = f"{path.resolve()}:{function}"
+    if check:
+        try:
+            load_objective(spec)
+        except ObjectiveError as error:
+            raise ConfigError(("objective",), str(error)) from None
+    return spec
+
+
+def _compute_classes(data: Any) -> list[ComputeClass]:
+    path: tuple[Key, ...] = ("compute_classes",)
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(path, "expected an object of classes, like {\"cpu\": {\"cpus\": 1}}")
+    classes = []
+    for name, body in data.items():
+        here = path + (name,)
+        if not NAME.match(name):
+            raise ConfigError(here, "expected a class name of letters, digits, '.', '_' or '-'")
+        if not isinstance(body, dict):
+            raise ConfigError(here, f"expected an object like {{\"cpus\": 4, \"gpus\": 1}}, got {body!r}")
+        _no_unknown(body, here, {"cpus", "gpus", "memory_gb", "max_tasks"})
+        classes.append(ComputeClass(
+            name, cpus=_integer(body, here + ("cpus",), 1, 1, 4096), gpus=_integer(body, here + ("gpus",), 0, 0, 1024),
+            memory_gb=_number(body, here + ("memory_gb",), None, 1e-3, 1e6),
+            max_tasks=_integer(body, here + ("max_tasks",), None, 1, 1_000_000)))
+    return classes
+
+
+def _no_unknown(data: dict, path: tuple[Key, ...], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(path + (unknown[0],), f"unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
+def _typed(data: dict, key: str, kind: type, default: Any) -> Any:
+    value = data.get(key, default)
+    if not isinstance(value, kind):
+        raise ConfigError((key,), f"expected {'true or false' if kind is bool else kind.__name__}, got {value!r}")
+    return value
+
+
+def _integer(data: dict, path: tuple[Key, ...], default: Any, low: int, high: int) -> Any:
+    value = data.get(path[-1], default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, f"expected an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(path, f"expected an integer from {low} to {high}, got {value}")
+    return value
+
+
+def _number(data: dict, path: tuple[Key, ...], default: Any, low: float = -math.inf, high: float = math.inf) -> Any:
+    value = data.get(path[-1], default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(path, f"expected a number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(path, f"expected a number from {low:g} to {high:g}, got {value}")
+    return value

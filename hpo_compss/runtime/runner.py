@@ -1,0 +1,155 @@
+"""Run one trial where it was placed (a local worker or a COMPSs task) and describe what happened.
+
+Whatever the objective does (returns, raises, exits, prints) becomes a plain dict: ``status``
+(``complete`` or ``failed``), ``value``, ``extras``, ``reason``, times and where it ran. Deaths the
+trial cannot report itself (a segfault, a kill at the timeout) are recorded by whoever watches it.
+This module imports nothing heavy: a worker's start-up cost is the objective's own.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import random
+import socket
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from .objective import wants_trial
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What an objective may want to know about the trial it is running (``hpo_compss.current_trial()``)."""
+
+    trial: int
+    config_id: int
+    repeat: int
+    attempt: int
+    seed: int
+    workdir: str
+    cores: tuple[int, ...]
+    gpus: tuple[str, ...]
+    threads: int
+
+
+_current: TrialContext | None = None
+
+
+def current_trial() -> TrialContext | None:
+    """The trial running in this process, or None outside a trial."""
+    return _current
+
+
+class InvalidResult(ValueError):
+    """The objective returned something that is not a usable metric value."""
+
+
+def run_trial(objective: Callable, task: dict) -> dict:
+    """Run ``objective`` on ``task["config"]`` and return the outcome (never raises)."""
+    global _current
+    cores = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
+    gpus = tuple(g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g)
+    context = TrialContext(task["trial"], task["config_id"], task["repeat"], task["attempt"], task["seed"],
+                           task["workdir"], cores, gpus, int(os.environ.get("OMP_NUM_THREADS", len(cores) or 1)))
+    outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "cores": list(cores), "gpus": list(gpus)}
+    with _captured_output(task["workdir"], task["attempt"]):
+        _seed_everything(task["seed"])
+        _current = context
+        outcome["start"] = time.time()
+        try:
+            result = objective(task["config"], context) if wants_trial(objective) else objective(task["config"])
+            outcome["end"] = time.time()
+            outcome["value"], outcome["extras"] = interpret(result, task["metric"])
+            outcome["status"] = "complete"
+        except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
+            outcome.setdefault("end", time.time())
+            outcome["status"] = "failed"
+            if isinstance(error, InvalidResult):
+                outcome["reason"] = f"invalid result: {error}"
+            elif isinstance(error, SystemExit):
+                outcome["reason"] = f"exited: sys.exit({error.code!r})"
+            else:
+                outcome["reason"] = _clip(f"exception: {type(error).__name__}: {error}")
+                traceback.print_exc()
+        finally:
+            _current = None
+    return outcome
+
+
+def interpret(result: Any, metric: str) -> tuple[float, dict]:
+    """A number is the metric; a dict holds the metric under its name plus extra values to record."""
+    extras: dict = {}
+    if isinstance(result, dict):
+        if metric not in result:
+            raise InvalidResult(f"the returned dict has no {metric!r} key (keys: {', '.join(map(str, result)) or 'none'})")
+        extras = {str(k): jsonable(v) for k, v in result.items() if k != metric}
+        result = result[metric]
+    if isinstance(result, (bool, str, bytes)) or not (isinstance(result, numbers.Real) or hasattr(result, "__float__")):
+        raise InvalidResult(_clip(f"{metric} is not a number: {result!r}"))
+    try:
+        value = float(result)
+    except (TypeError, ValueError) as error:
+        raise InvalidResult(_clip(f"{metric} is not a number: {error}")) from None
+    if not math.isfinite(value):
+        raise InvalidResult(f"{metric} is {value}")
+    return value, extras
+
+
+def jsonable(value: Any) -> Any:
+    """Extras as plain JSON: numpy scalars to numbers, non-finite floats to strings, unknown objects to repr."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    return _clip(repr(value))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed the generators the objective is likely to use, without importing any it does not use."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+@contextmanager
+def _captured_output(workdir: str, attempt: int) -> Iterator[None]:
+    """Send this process's stdout and stderr (file descriptors, so C output too) to the trial's files."""
+    os.makedirs(workdir, exist_ok=True)
+    suffix = "" if attempt == 1 else f".{attempt}"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        target = os.open(os.path.join(workdir, f"{name}{suffix}.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(target, fd)
+        os.close(target)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, original in zip((1, 2), saved):
+            os.dup2(original, fd)
+            os.close(original)

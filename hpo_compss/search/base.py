@@ -1,0 +1,76 @@
+"""The searcher interface: ask for the config of a given id, tell it the result.
+
+Searchers know nothing of processes or runtimes. ``ask(config_id)`` is called with consecutive ids;
+the non-adaptive searchers make each config a pure function of (seed, config_id), so a study is the
+same whatever order trials finish in and whatever the number of workers. Adaptive searchers are
+reproducible given the order of ``tell`` calls, which the journal records and replays.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..space import Space
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    config: dict
+    #: the exclusive sub-space it came from ("" when the space has only one)
+    subspace: str = ""
+
+
+class Searcher(ABC):
+    """Base class: subclasses set ``name``, read their options in ``__init__`` and implement ``ask``."""
+
+    name: str = ""
+    needs_space: bool = True
+
+    def __init__(self, space: Space | None, seed: int, options: dict[str, Any]):
+        if self.needs_space and space is None:
+            raise ConfigError(("space",), f"the '{self.name}' algorithm needs a search space")
+        self.space = space
+        self.seed = seed
+        self.options = dict(options)
+
+    @property
+    def size(self) -> int | None:
+        """How many distinct configs it can propose; None when unbounded."""
+        return None
+
+    @abstractmethod
+    def ask(self, config_id: int) -> Suggestion:
+        """The config to evaluate as ``config_id`` (ids are asked in increasing order)."""
+
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+        """The config's result (the mean over repeats), or None when every attempt failed."""
+
+    def option(self, key: str, kind: type, default: Any, low: float | None = None, high: float | None = None) -> Any:
+        """Read one option with a clear error naming ``algorithm.<key>``."""
+        value = self.options.pop(key, default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigError(("algorithm", key), f"expected {kind.__name__}, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(("algorithm", key), f"expected a value in [{low}, {high}], got {value!r}")
+        return value
+
+    def check_no_options_left(self) -> None:
+        if self.options:
+            key = sorted(self.options)[0]
+            raise ConfigError(("algorithm", key), f"unknown option for the '{self.name}' algorithm")
+
+
+def rng_for(seed: int, stream: int, index: int) -> np.random.Generator:
+    """An independent generator for one (seed, stream, index): configs use stream 0, trial seeds 1."""
+    return np.random.default_rng([seed, stream, index])
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    """The seed a trial's objective gets: a function of the study seed and the trial id only."""
+    return int(np.random.SeedSequence([seed, 1, trial]).generate_state(1)[0])

@@ -1,0 +1,18 @@
+"""Random search: each config an independent draw, sub-spaces picked uniformly."""
+from __future__ import annotations
+
+from .base import Searcher, Suggestion, rng_for
+
+
+class RandomSearch(Searcher):
+    name = "random"
+
+    def __init__(self, space, seed, options):
+        super().__init__(space, seed, options)
+        self.check_no_options_left()
+
+    def ask(self, config_id: int) -> Suggestion:
+        rng = rng_for(self.seed, 0, config_id)
+        subspaces = self.space.subspaces
+        sub = subspaces[int(rng.integers(len(subspaces)))] if len(subspaces) > 1 else subspaces[0]
+        return Suggestion(sub.sample(rng), sub.name)

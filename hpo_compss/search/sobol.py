@@ -1,0 +1,37 @@
+"""Quasi-random search with a scrambled Sobol sequence (scipy.stats.qmc).
+
+Point ``i`` of the sequence is decoded through each domain's own quantile function; with several
+exclusive sub-spaces the first coordinate picks the sub-space. Point ``i`` depends on (seed, i) only.
+"""
+from __future__ import annotations
+
+from scipy.stats import qmc
+
+from .base import Searcher, Suggestion
+
+
+class SobolSearch(Searcher):
+    name = "sobol"
+
+    def __init__(self, space, seed, options):
+        super().__init__(space, seed, options)
+        self.scramble = self.option("scramble", bool, True)
+        self.check_no_options_left()
+        self.picks_subspace = len(self.space.subspaces) > 1
+        dims = max(1, self.space.dims + int(self.picks_subspace))
+        self.engine = qmc.Sobol(dims, scramble=self.scramble, seed=seed)
+        self.next_index = 0
+
+    def ask(self, config_id: int) -> Suggestion:
+        if config_id != self.next_index:
+            self.engine.reset()
+            self.engine.fast_forward(config_id)
+        point = self.engine.random(1)[0]
+        self.next_index = config_id + 1
+        subspaces = self.space.subspaces
+        if self.picks_subspace:
+            sub = subspaces[min(int(point[0] * len(subspaces)), len(subspaces) - 1)]
+            point = point[1:]
+        else:
+            sub = subspaces[0]
+        return Suggestion(sub.decode(point), sub.name)

@@ -1,0 +1,362 @@
+"""Domains: where one parameter's values come from.
+
+Each domain owns the three views searchers need (a random draw, a point of the unit cube decoded to a
+value, a finite grid) and SHADHO's complexity, so no searcher ever looks at raw bounds. ``keyword`` and
+``args`` are the JSON form, kept so that a domain written in JSON reads back the same.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.special import ndtri
+
+#: Width of the central 99.9 % of a standard normal, used by SHADHO's complexity for normal domains.
+NORMAL_999_WIDTH = float(ndtri(0.9995) - ndtri(0.0005))
+MAX_REPEAT = 10_000
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number for {what}, got {value!r}")
+    return value
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError(f"expected an integer for {what}, got {value!r}")
+    return value
+
+
+def _ordered(low: Any, high: Any, strict: bool = True) -> tuple[float, float]:
+    low, high = _number(low, "low"), _number(high, "high")
+    if low > high or (strict and low == high):
+        raise ValueError(f"expected low < high, got low={low!r} high={high!r}")
+    return low, high
+
+
+class Domain(ABC):
+    """A source of values for one parameter."""
+
+    keyword: str
+    #: how many unit-cube coordinates a value takes (0 for constants)
+    dims: int = 1
+    #: whether it has finitely many values (a grid can enumerate it whole)
+    finite: bool = False
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One random value."""
+
+    @abstractmethod
+    def from_unit(self, u: float) -> Any:
+        """The value at quantile ``u`` in [0, 1) of the sampling distribution (Sobol, model searchers)."""
+
+    @abstractmethod
+    def grid(self, points: int) -> list:
+        """Finite values for grid search: every value of a small discrete domain, else ``points`` spread."""
+
+    @abstractmethod
+    def complexity(self) -> float:
+        """SHADHO's complexity: 2 + central 99.9 % width (continuous), 2 - 1/n (discrete), 1 (constant)."""
+
+    @property
+    @abstractmethod
+    def args(self) -> Any:
+        """The JSON value that follows ``keyword``."""
+
+    def decode(self, coords: Sequence[float]) -> Any:
+        """The value for this domain's ``dims`` unit coordinates."""
+        return self.from_unit(coords[0])
+
+    def to_json(self) -> dict:
+        return {self.keyword: self.args}
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.to_json() == other.to_json()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_json()))
+
+    def __repr__(self) -> str:
+        return f"{self.keyword}({self.args!r})"
+
+
+class Uniform(Domain):
+    """Continuous uniform on [low, high]."""
+
+    keyword = "uniform"
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = _ordered(low, high)
+
+    @property
+    def args(self) -> list:
+        return [self.low, self.high]
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self.from_unit(rng.random())
+
+    def from_unit(self, u: float) -> float:
+        return float(self.low + u * (self.high - self.low))
+
+    def grid(self, points: int) -> list:
+        return [float(x) for x in np.linspace(self.low, self.high, points)]
+
+    def complexity(self) -> float:
+        return 2.0 + 0.999 * (self.high - self.low)
+
+
+class LogUniform(Domain):
+    """base**x with x uniform on [low, high]: the bounds are exponents (SHADHO's convention).
+
+    ``loguniform`` is the value-bounded form: its bounds are values, sampled in natural-log space.
+    """
+
+    KEYWORDS = {"ln_uniform": math.e, "log2_uniform": 2.0, "log10_uniform": 10.0}
+
+    def __init__(self, low: float, high: float, keyword: str = "log10_uniform"):
+        self.keyword = keyword
+        if keyword == "loguniform":
+            low, high = _ordered(low, high)
+            if low <= 0:
+                raise ValueError(f"expected 0 < low < high for a value-bounded loguniform, got low={low!r}")
+            self.values = (low, high)
+            self.base, self.low, self.high = math.e, math.log(low), math.log(high)
+        else:
+            self.base = self.KEYWORDS[keyword]
+            self.low, self.high = _ordered(low, high)
+            self.values = (self.base**self.low, self.base**self.high)
+
+    @property
+    def args(self) -> list:
+        return list(self.values) if self.keyword == "loguniform" else [self.low, self.high]
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self.from_unit(rng.random())
+
+    def from_unit(self, u: float) -> float:
+        return float(self.base ** (self.low + u * (self.high - self.low)))
+
+    def grid(self, points: int) -> list:
+        return [float(self.base**x) for x in np.linspace(self.low, self.high, points)]
+
+    def complexity(self) -> float:
+        return 2.0 + 0.999 * (self.high - self.low)
+
+
+class Normal(Domain):
+    """Normal(mu, sigma); ``lognormal`` is exp of it (mu and sigma of the underlying normal)."""
+
+    def __init__(self, mu: float, sigma: float, keyword: str = "normal"):
+        self.keyword = keyword
+        self.mu = _number(mu, "mu")
+        self.sigma = _number(sigma, "sigma")
+        if self.sigma <= 0:
+            raise ValueError(f"expected sigma > 0, got {sigma!r}")
+
+    @property
+    def args(self) -> list:
+        return [self.mu, self.sigma]
+
+    def _value(self, x: float) -> float:
+        return float(math.exp(x) if self.keyword == "lognormal" else x)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self._value(rng.normal(self.mu, self.sigma))
+
+    def from_unit(self, u: float) -> float:
+        u = min(max(u, 1e-12), 1 - 1e-12)
+        return self._value(self.mu + self.sigma * float(ndtri(u)))
+
+    def grid(self, points: int) -> list:
+        return [self.from_unit((i + 0.5) / points) for i in range(points)]
+
+    def complexity(self) -> float:
+        return 2.0 + NORMAL_999_WIDTH * self.sigma
+
+
+class Discrete(Domain):
+    """A finite list of values: every value is one draw in ``size``."""
+
+    values: Sequence[Any]
+    finite = True
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self._at(int(rng.integers(self.size)))
+
+    def from_unit(self, u: float) -> Any:
+        return self._at(min(int(u * self.size), self.size - 1))
+
+    def grid(self, points: int) -> list:
+        if self.size <= points:
+            return [self._at(i) for i in range(self.size)]
+        picks = np.unique(np.round(np.linspace(0, self.size - 1, points)).astype(int))
+        return [self._at(int(i)) for i in picks]
+
+    def complexity(self) -> float:
+        return 2.0 - 1.0 / self.size
+
+    def _at(self, index: int) -> Any:
+        return self.values[index]
+
+
+class IntRange(Discrete):
+    """Integers ``range(low, high, step)``: ``randint`` excludes ``high`` (Python, SHADHO), ``integer`` includes it."""
+
+    def __init__(self, low: int, high: int, step: int = 1, keyword: str = "randint"):
+        self.keyword = keyword
+        low, high, step = _integer(low, "low"), _integer(high, "high"), _integer(step, "step")
+        if step <= 0:
+            raise ValueError(f"expected a positive step, got {step!r}")
+        stop = high + 1 if keyword == "integer" else high
+        if stop <= low:
+            raise ValueError(f"expected low {'<=' if keyword == 'integer' else '<'} high, got low={low} high={high}")
+        self.low, self.high, self.step = low, high, step
+        self.values = range(low, stop, step)
+
+    @property
+    def args(self) -> list:
+        return [self.low, self.high] if self.step == 1 else [self.low, self.high, self.step]
+
+
+class Linspace(Discrete):
+    """``linspace(low, high, n)``: n evenly spaced values from low to high inclusive (grid points)."""
+
+    keyword = "linspace"
+
+    def __init__(self, low: float, high: float, n: int):
+        self.low, self.high = _ordered(low, high)
+        self.n = _integer(n, "n")
+        if not 2 <= self.n <= 10_000_000:
+            raise ValueError(f"expected 2 <= n <= 10000000, got n={n}")
+        self.values = range(self.n)
+
+    @property
+    def args(self) -> list:
+        return [self.low, self.high, self.n]
+
+    def _at(self, index: int) -> float:
+        return float(self.low + (self.high - self.low) * index / (self.n - 1))
+
+
+class Log2Int(Discrete):
+    """``log2_randint(low, high)``: the powers ``2**i`` for ``i in range(low, high)``."""
+
+    keyword = "log2_randint"
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = _integer(low, "low"), _integer(high, "high")
+        if self.high <= self.low:
+            raise ValueError(f"expected low < high, got low={low} high={high}")
+        if self.high > 1024:
+            raise ValueError(f"expected exponents below 1024, got high={high}")
+        self.values = range(self.low, self.high)
+
+    @property
+    def args(self) -> list:
+        return [self.low, self.high]
+
+    def _at(self, index: int) -> int | float:
+        exponent = self.values[index]
+        return 2**exponent if exponent >= 0 else 2.0**exponent
+
+
+class Choice(Discrete):
+    """One of the listed values (a bare JSON list is a choice too: the grid values of the PyCOMPSs form)."""
+
+    keyword = "choice"
+
+    def __init__(self, values: Sequence[Any]):
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError("expected a non-empty list of values")
+        self.values = list(values)
+
+    @property
+    def args(self) -> list:
+        return self.values
+
+    def grid(self, points: int) -> list:
+        return [self._at(i) for i in range(self.size)]
+
+    def _at(self, index: int) -> Any:
+        return copy.deepcopy(self.values[index])
+
+
+class Constant(Domain):
+    """A fixed value; it takes no unit coordinate."""
+
+    keyword = "constant"
+    dims = 0
+    finite = True
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    @property
+    def args(self) -> Any:
+        return self.value
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return copy.deepcopy(self.value)
+
+    def from_unit(self, u: float) -> Any:
+        return copy.deepcopy(self.value)
+
+    def decode(self, coords: Sequence[float]) -> Any:
+        return copy.deepcopy(self.value)
+
+    def grid(self, points: int) -> list:
+        return [copy.deepcopy(self.value)]
+
+    def complexity(self) -> float:
+        return 1.0
+
+
+class Repeat(Domain):
+    """``n`` independent draws of one domain, as a list."""
+
+    keyword = "repeat"
+
+    def __init__(self, domain: Domain, n: int):
+        if not isinstance(domain, Domain) or isinstance(domain, Repeat):
+            raise ValueError("expected a single domain to repeat")
+        n = _integer(n, "n")
+        if not 1 <= n <= MAX_REPEAT:
+            raise ValueError(f"expected 1 <= n <= {MAX_REPEAT}, got n={n}")
+        self.domain, self.n = domain, n
+        self.dims = n * domain.dims
+        self.finite = domain.finite
+
+    @property
+    def args(self) -> Any:
+        return self.domain.to_json()
+
+    def to_json(self) -> dict:
+        return {"repeat": self.domain.to_json(), "n": self.n}
+
+    def sample(self, rng: np.random.Generator) -> list:
+        return [self.domain.sample(rng) for _ in range(self.n)]
+
+    def from_unit(self, u: float) -> list:
+        return [self.domain.from_unit(u) for _ in range(self.n)]
+
+    def decode(self, coords: Sequence[float]) -> list:
+        step = self.domain.dims
+        return [self.domain.decode(coords[i * step:(i + 1) * step]) for i in range(self.n)]
+
+    def grid(self, points: int) -> list:
+        return [list(values) for values in itertools.product(self.domain.grid(points), repeat=self.n)]
+
+    def complexity(self) -> float:
+        return self.domain.complexity() ** self.n

@@ -1,0 +1,248 @@
+"""The shape of a search space: scopes, exclusive subtrees, dependent values, and its sub-spaces.
+
+A space is a tree. ``Scope`` nodes combine their children as a Cartesian product; an exclusive scope
+(``"exclusive": true``) and an ``exhaustive`` list split it into disjoint sub-spaces instead, one per
+branch (SHADHO). ``Space.subspaces`` flattens the tree into those sub-spaces once; each holds its leaf
+domains by path, and its dependent values in the order they can be computed. A config is a nested
+dict shaped like the tree, holding only the chosen branch of each exclusive scope.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+from ..errors import ConfigError
+from .domains import Constant, Domain
+from .expression import Expression, ExpressionError, parse
+
+Path = tuple[str, ...]
+MAX_SUBSPACES = 10_000
+
+
+class Dependent:
+    """A value computed from other values of the same trial (see :mod:`.expression`)."""
+
+    def __init__(self, expression: str | Expression):
+        self.expression = expression if isinstance(expression, Expression) else parse(expression)
+
+    def to_json(self) -> dict:
+        return {"dependent": self.expression.text}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dependent) and other.expression.text == self.expression.text
+
+    def __repr__(self) -> str:
+        return f"dependent({self.expression.text!r})"
+
+
+class Exhaustive:
+    """SHADHO's ``exhaustive``: each listed value becomes a sub-space of its own."""
+
+    def __init__(self, values: Sequence[Any]):
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError("expected a non-empty list of values")
+        self.values = list(values)
+
+    def to_json(self) -> dict:
+        return {"exhaustive": self.values}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Exhaustive) and other.values == self.values
+
+
+class Scope:
+    """Named children; ``exclusive`` makes each child a disjoint branch instead of a product factor."""
+
+    def __init__(self, children: Mapping[str, "Node"], exclusive: bool = False):
+        if exclusive and not children:
+            raise ValueError("an exclusive scope needs at least one branch")
+        self.children = dict(children)
+        self.exclusive = exclusive
+
+    def to_json(self) -> dict:
+        body = {name: child.to_json() for name, child in self.children.items()}
+        return {"exclusive": True, **body} if self.exclusive else body
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scope) and (self.exclusive, self.children) == (other.exclusive, other.children)
+
+
+Node = Union[Domain, Dependent, Exhaustive, Scope]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A dependent value with its references resolved to absolute paths in one sub-space."""
+
+    path: Path
+    expression: Expression
+    references: Mapping[str, Path]
+
+
+@dataclass
+class SubSpace:
+    """One disjoint part of the space: a fixed choice for every exclusive scope."""
+
+    name: str
+    scopes: list[Path] = field(default_factory=list)
+    leaves: dict[Path, Domain] = field(default_factory=dict)
+    derived: list[Derived] = field(default_factory=list)
+
+    @property
+    def dims(self) -> int:
+        return sum(domain.dims for domain in self.leaves.values())
+
+    def complexity(self) -> float:
+        """SHADHO's complexity of this sub-space: the product of its domains' complexities."""
+        return math.prod(domain.complexity() for domain in self.leaves.values())
+
+    def assemble(self, values: Mapping[Path, Any]) -> dict:
+        """Build the nested config from leaf values, then compute the dependent values in order."""
+        config: dict = {}
+        for path in self.scopes:
+            _put(config, path, {})
+        for path, value in values.items():
+            _put(config, path, value)
+        for item in self.derived:
+            env = {name: _get(config, path) for name, path in item.references.items()}
+            try:
+                _put(config, item.path, item.expression.evaluate(env))
+            except ExpressionError as error:
+                raise ConfigError(("space", *item.path), str(error)) from None
+        return config
+
+    def sample(self, rng: Any) -> dict:
+        return self.assemble({path: domain.sample(rng) for path, domain in self.leaves.items()})
+
+    def decode(self, unit: Sequence[float]) -> dict:
+        """The config at a point of this sub-space's unit cube (``dims`` coordinates)."""
+        values, start = {}, 0
+        for path, domain in self.leaves.items():
+            values[path] = domain.decode(unit[start:start + domain.dims])
+            start += domain.dims
+        return self.assemble(values)
+
+
+def _put(config: dict, path: Path, value: Any) -> None:
+    for key in path[:-1]:
+        config = config[key]
+    config[path[-1]] = value
+
+
+def _get(config: dict, path: Path) -> Any:
+    for key in path:
+        config = config[key]
+    return config
+
+
+class Space:
+    """A validated search space; ``subspaces`` are its disjoint parts (one unless it has exclusive scopes)."""
+
+    def __init__(self, root: Scope):
+        self.root = root
+        parts = _expand(root, ())
+        self.subspaces = [_finish(part) for part in parts]
+
+    def to_json(self) -> dict:
+        return self.root.to_json()
+
+    def complexity(self) -> float:
+        return sum(sub.complexity() for sub in self.subspaces)
+
+    @property
+    def dims(self) -> int:
+        return max(sub.dims for sub in self.subspaces)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and other.root == self.root
+
+
+@dataclass
+class _Part:
+    names: list[str] = field(default_factory=list)
+    scopes: list[Path] = field(default_factory=list)
+    leaves: dict[Path, Domain] = field(default_factory=dict)
+    dependents: dict[Path, Dependent] = field(default_factory=dict)
+
+    def merged(self, other: "_Part") -> "_Part":
+        return _Part(self.names + other.names, self.scopes + other.scopes,
+                     {**self.leaves, **other.leaves}, {**self.dependents, **other.dependents})
+
+
+def _expand(node: Node, path: Path) -> list[_Part]:
+    if isinstance(node, Domain):
+        return [_Part(leaves={path: node})]
+    if isinstance(node, Dependent):
+        return [_Part(dependents={path: node})]
+    if isinstance(node, Exhaustive):
+        return [_Part([f"{'.'.join(path)}={value}"], leaves={path: Constant(value)}) for value in node.values]
+    scopes = [path] if path else []
+    if node.exclusive:
+        parts = []
+        for name, child in node.children.items():
+            label = f"{'.'.join(path)}={name}" if path else name
+            branch = _Part([label], scopes)
+            parts.extend(branch.merged(part) for part in _expand(child, path + (name,)))
+    else:
+        parts = [_Part(scopes=scopes)]
+        for name, child in node.children.items():
+            parts = [left.merged(right) for left, right in itertools.product(parts, _expand(child, path + (name,)))]
+            if len(parts) > MAX_SUBSPACES:
+                raise ConfigError(("space", *path), f"more than {MAX_SUBSPACES} exclusive sub-spaces")
+    return parts
+
+
+def _finish(part: _Part) -> SubSpace:
+    """Resolve every dependent's names in this sub-space and order them so each reads computed values."""
+    known = set(part.leaves) | set(part.dependents)
+    resolved: dict[Path, Derived] = {}
+    for path, dependent in part.dependents.items():
+        references = {}
+        for name in dependent.expression.names:
+            target = _resolve(name, path[:-1], known)
+            if target is None:
+                where = f" in sub-space {','.join(part.names)}" if part.names else ""
+                raise ConfigError(("space", *path), f"unknown name {name!r} in {dependent.expression.text!r}{where}")
+            if target == path:
+                raise ConfigError(("space", *path), f"dependency cycle: {'.'.join(path)} reads itself")
+            references[name] = target
+        resolved[path] = Derived(path, dependent.expression, references)
+    return SubSpace(",".join(part.names), _unique(part.scopes), dict(part.leaves), _ordered(resolved))
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    return sorted(set(paths), key=len)
+
+
+def _resolve(name: str, scope: Path, known: set[Path]) -> Path | None:
+    """Lexical lookup: the name relative to the dependent's scope, then to each enclosing scope."""
+    parts = tuple(name.split("."))
+    for depth in range(len(scope), -1, -1):
+        candidate = scope[:depth] + parts
+        if candidate in known:
+            return candidate
+    return None
+
+
+def _ordered(derived: dict[Path, Derived]) -> list[Derived]:
+    order: list[Derived] = []
+    state: dict[Path, str] = {}
+
+    def visit(path: Path, chain: list[Path]) -> None:
+        if state.get(path) == "done":
+            return
+        if state.get(path) == "visiting":
+            cycle = " -> ".join(".".join(p) for p in chain[chain.index(path):] + [path])
+            raise ConfigError(("space", *path), f"dependency cycle: {cycle}")
+        state[path] = "visiting"
+        for target in derived[path].references.values():
+            if target in derived:
+                visit(target, chain + [path])
+        state[path] = "done"
+        order.append(derived[path])
+
+    for path in derived:
+        visit(path, [])
+    return order
