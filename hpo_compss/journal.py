@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Iterable
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 class Journal:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -44,7 +47,7 @@ class Journal:
 
     def append(self, records: Iterable[dict], sync: bool = True) -> None:
         """Append records as lines in one write; ``sync`` makes them durable before returning."""
-        payload = "".join(json.dumps(r, separators=(",", ":"), allow_nan=False) + "\n" for r in records).encode()
+        payload = "".join(_encode(r) + "\n" for r in records).encode()
         if not payload:
             return
         fd = self._open()

@@ -20,10 +20,12 @@ class ConfigState:
     first_trial: int
     values: dict[int, float] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)
+    #: mean of ``values`` (None before the first one), kept up to date by ``add_value``
+    mean: float | None = None
 
-    @property
-    def mean(self) -> float | None:
-        return statistics.fmean(self.values.values()) if self.values else None
+    def add_value(self, repeat: int, value: float) -> None:
+        self.values[repeat] = value
+        self.mean = statistics.fmean(self.values.values())
 
     @property
     def std(self) -> float:
@@ -68,7 +70,7 @@ class Ledger:
         if status not in TERMINAL or (status == "failed" and record.get("retry")):
             return None
         if status == "complete":
-            state.values[record["repeat"]] = record["value"]
+            state.add_value(record["repeat"], record["value"])
             if state.mean is not None and (self.best is None or self.better(state.mean, self.best.mean)):
                 self.best = state
         state.done.add(record["repeat"])

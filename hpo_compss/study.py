@@ -103,6 +103,7 @@ class Driver:
         self.machine = machine
         self.out = out
         self.journal = Journal(self.directory / JOURNAL_FILE)
+        self.trials_dir = str(self.directory / "trials")
         self.ledger = Ledger(experiment.mode, experiment.repeats)
         self.searcher = experiment.searcher()
         self.asked: dict[int, Suggestion] = {}
@@ -266,7 +267,7 @@ class Driver:
         return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": attempt,
                 "seed": trial_seed(self.experiment.seed, trial), "config": suggestion.config,
                 "subspace": suggestion.subspace, "metric": self.experiment.metric,
-                "workdir": str(self.directory / "trials" / str(trial))}
+                "workdir": f"{self.trials_dir}{os.sep}{trial}"}
 
     @staticmethod
     def _describe(task: dict) -> dict:

@@ -5,6 +5,12 @@ environment, so thread counts and ``CUDA_VISIBLE_DEVICES`` are set before any li
 it pins itself to its cores and runs one trial at a time. A worker is kept for the next trial of the
 same class on the same cores (like COMPSs' persistent workers) unless ``fresh_process`` is set.
 Timeouts kill the worker's whole process group; a worker that dies is reported as the trial's crash.
+
+Short trials are pipelined: once a class's trials are seen to take less than ``PREFETCH_BELOW``
+seconds, each of its workers is sent its next trials while it still runs one (as a process pool keeps
+calls queued), enough to hold about ``QUEUED_WORK`` seconds of work, so a worker never idles through
+the driver's round trip and one journal fsync covers many results. A queued trial's timeout starts
+when it starts. Long trials are never queued: a searcher should ask as late as it can.
 """
 from __future__ import annotations
 
@@ -14,27 +20,37 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from ..experiment import ComputeClass
+from .channel import Channel
 from .resources import Assignment, Machine, ResourcePool
+from .runner import STREAMS, keep_output, spool_path
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
+#: trials shorter than this (moving average per class) are queued at their worker ahead of time
+PREFETCH_BELOW = 0.25
+#: how much work (seconds) to keep queued at a worker of short trials, and at most how many trials
+QUEUED_WORK = 0.01
+MAX_QUEUED = 8
 
 
 @dataclass(eq=False)
 class _Worker:
     process: subprocess.Popen
-    connection: Connection
+    connection: Channel
     pidfd: int | None
     assignment: Assignment
     task: dict | None = None
+    #: the next tasks, already sent, waiting in the worker for ``task`` to finish
+    queued: deque = field(default_factory=deque)
     #: when the current task was sent (wall clock, for records; monotonic, for the deadline)
     sent: float = 0.0
     deadline: float = float("inf")
@@ -76,18 +92,26 @@ class LocalEngine:
         self.fresh_process = fresh_process
         self.workers: list[_Worker] = []
         self.host = socket.gethostname()
+        #: moving average of each class's trial durations, to decide about prefetching
+        self.durations: dict[str, float] = {}
         self._log = open(self.study_dir / "workers.log", "ab")
 
     @property
     def running(self) -> int:
-        return sum(1 for w in self.workers if w.task is not None)
+        return sum((w.task is not None) + len(w.queued) for w in self.workers)
 
     def free_class(self) -> ComputeClass | None:
-        """The first class, in declared order, with room for one more trial now."""
-        return next((cls for cls in self.classes if self.pool.fits(cls)), None)
+        """The first class, in declared order, with room for one more trial now (or a place in a queue)."""
+        return next((cls for cls in self.classes if self.pool.fits(cls)), None) or next(
+            (w.assignment.cls for w in self.workers if self._can_queue(w)), None)
 
     def submit(self, task: dict, cls: ComputeClass) -> Assignment:
-        """Start ``task`` on a worker of ``cls`` (the caller checked ``free_class``)."""
+        """Start ``task`` on a worker of ``cls``, or queue it at a busy one (the caller checked ``free_class``)."""
+        if not self.pool.fits(cls):
+            worker = next(w for w in self.workers if w.assignment.cls == cls and self._can_queue(w))
+            worker.queued.append(task)
+            worker.connection.send(task)
+            return worker.assignment
         idle = [w for w in self.workers if w.task is None]
         worker = next((w for w in idle if w.assignment.cls == cls and self._free(w.assignment)), None)
         if worker is not None:
@@ -99,9 +123,7 @@ class LocalEngine:
                 if set(other.assignment.cores) & set(assignment.cores) or set(other.assignment.gpus) & set(assignment.gpus):
                     self._retire(other)
             worker = self._spawn(assignment)
-        worker.task = task
-        worker.sent = time.time()
-        worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        self._begin(worker, task)
         worker.connection.send(task)
         return worker.assignment
 
@@ -119,33 +141,39 @@ class LocalEngine:
         finished = []
         now = time.monotonic()
         for worker in busy:
-            if worker.connection in ready:
+            ended = False
+            while worker.task is not None and (worker.connection in ready or worker.connection.ready()):
                 try:
                     outcome = worker.connection.recv()
                 except (EOFError, OSError):
-                    outcome = None
-                if outcome is not None:
-                    finished.append(self._done(worker, outcome))
-                    if self.fresh_process:
-                        self._retire(worker)
-                    continue
-            if worker.connection in ready or worker.pidfd in ready or worker.process.poll() is not None:
-                finished.append(self._done(worker, self._failure(worker, _death_reason(worker.kill()))))
+                    ended = True
+                    break
+                self._learn(worker.assignment.cls, outcome)
+                finished.append(self._done(worker, outcome))
+                ready.discard(worker.connection)
+            if self.fresh_process and worker.task is None:
                 self._retire(worker)
+                continue
+            if worker.task is None:
+                continue
+            if ended or worker.pidfd in ready or worker.process.poll() is not None:
+                finished.append(self._done(worker, self._failure(worker, _death_reason(worker.kill()))))
+                self._replace(worker)
             elif now >= worker.deadline:
                 worker.kill()
                 finished.append(self._done(worker, self._failure(worker, f"timeout: killed after {self.timeout:g} s")))
-                self._retire(worker)
+                self._replace(worker)
         return finished
 
     def cancel(self, reason: str) -> list[Finished]:
-        """Kill every running trial; each is returned as cancelled with ``reason``."""
+        """Kill every running trial; each (and each queued one) is returned as cancelled with ``reason``."""
         cancelled = []
         for worker in [w for w in self.workers if w.task is not None]:
             worker.kill()
-            outcome = self._failure(worker, reason)
-            outcome["status"] = "cancelled"
-            cancelled.append(self._done(worker, outcome))
+            while worker.task is not None:
+                outcome = self._failure(worker, reason)
+                outcome["status"] = "cancelled"
+                cancelled.append(self._done(worker, outcome))
             self._retire(worker)
         return cancelled
 
@@ -162,6 +190,7 @@ class LocalEngine:
             worker.kill()
             if worker.pidfd is not None:
                 os.close(worker.pidfd)
+            _remove_spools(self.study_dir, worker.process.pid)
         self.workers.clear()
         self._log.close()
 
@@ -174,12 +203,46 @@ class LocalEngine:
     def _free(self, assignment: Assignment) -> bool:
         return set(assignment.cores) <= self.pool.free_cores and set(assignment.gpus) <= self.pool.free_gpus
 
+    def _can_queue(self, worker: _Worker) -> bool:
+        average = self.durations.get(worker.assignment.cls.name)
+        if worker.task is None or self.fresh_process or average is None or average >= PREFETCH_BELOW:
+            return False
+        depth = min(MAX_QUEUED, max(1, int(QUEUED_WORK / max(average, 1e-6))))
+        return len(worker.queued) < depth
+
+    def _learn(self, cls: ComputeClass, outcome: dict) -> None:
+        duration = outcome.get("end", 0.0) - outcome.get("start", 0.0)
+        previous = self.durations.get(cls.name)
+        self.durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
+
+    def _begin(self, worker: _Worker, task: dict) -> None:
+        worker.task = task
+        worker.sent = time.time()
+        worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+
     def _done(self, worker: _Worker, outcome: dict) -> Finished:
-        task, worker.task = worker.task, None
-        self.pool.release(worker.assignment)
-        return Finished(task, outcome, worker.assignment)
+        """The current task ended: the queued one (if any) starts now on the same slot, else the slot frees."""
+        finished = Finished(worker.task, outcome, worker.assignment)
+        if worker.queued:
+            self._begin(worker, worker.queued.popleft())
+        else:
+            worker.task = None
+            self.pool.release(worker.assignment)
+        return finished
+
+    def _replace(self, worker: _Worker) -> None:
+        """A worker died or was killed: the trials queued at it go to a new worker on the same slot."""
+        self._retire(worker)
+        if worker.task is not None:
+            successor = self._spawn(worker.assignment)
+            self._begin(successor, worker.task)
+            successor.queued = worker.queued
+            for task in (successor.task, *successor.queued):
+                successor.connection.send(task)
 
     def _failure(self, worker: _Worker, reason: str) -> dict:
+        """The record of a trial its worker could not finish; what it printed before dying is kept."""
+        keep_output(str(self.study_dir / "trials"), worker.process.pid, worker.task["workdir"], worker.task["attempt"])
         assignment = worker.assignment
         return {"status": "failed", "reason": reason, "host": self.host, "pid": worker.process.pid,
                 "cores": list(assignment.cores), "gpus": list(assignment.gpus),
@@ -190,6 +253,7 @@ class LocalEngine:
             worker.kill()
         worker.close()
         self.workers.remove(worker)
+        _remove_spools(self.study_dir, worker.process.pid)
 
     def _spawn(self, assignment: Assignment) -> _Worker:
         ours, theirs = socket.socketpair()
@@ -209,9 +273,17 @@ class LocalEngine:
             start_new_session=True)
         theirs.close()
         pidfd = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else None
-        worker = _Worker(process, Connection(ours.detach()), pidfd, assignment)
+        worker = _Worker(process, Channel(ours), pidfd, assignment)
         self.workers.append(worker)
         return worker
+
+
+def _remove_spools(study_dir: Path, pid: int) -> None:
+    for stream in STREAMS:
+        try:
+            os.unlink(spool_path(str(study_dir / "trials"), pid, stream))
+        except FileNotFoundError:
+            pass
 
 
 def _death_reason(status: int) -> str:

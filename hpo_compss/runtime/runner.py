@@ -33,10 +33,16 @@ class TrialContext:
     repeat: int
     attempt: int
     seed: int
-    workdir: str
+    folder: str
     cores: tuple[int, ...]
     gpus: tuple[str, ...]
     threads: int
+
+    @property
+    def workdir(self) -> str:
+        """The trial's own folder in the study (``trials/<id>``), created on first use, for files to keep."""
+        os.makedirs(self.folder, exist_ok=True)
+        return self.folder
 
 
 _current: TrialContext | None = None
@@ -133,23 +139,57 @@ def _seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
+def spool_path(trials_dir: str, pid: int, stream: str) -> str:
+    """Where process ``pid`` catches a trial's ``stream`` (stdout or stderr) until the trial ends."""
+    return os.path.join(trials_dir, f".spool-{pid}.{stream}")
+
+
+def keep_output(trials_dir: str, pid: int, workdir: str, attempt: int) -> None:
+    """Move the spooled output of a trial that ended (or died) into its folder, if it wrote any."""
+    for stream in STREAMS:
+        spool = spool_path(trials_dir, pid, stream)
+        try:
+            if os.stat(spool).st_size == 0:
+                continue
+        except FileNotFoundError:
+            continue
+        os.makedirs(workdir, exist_ok=True)
+        os.replace(spool, os.path.join(workdir, f"{stream}.txt" if attempt == 1 else f"{stream}.{attempt}.txt"))
+
+
+STREAMS = ("stdout", "stderr")
+_spools: dict[str, int] = {}
+_saved: tuple[int, int] | None = None
+
+
 @contextmanager
 def _captured_output(workdir: str, attempt: int) -> Iterator[None]:
-    """Send this process's stdout and stderr (file descriptors, so C output too) to the trial's files."""
-    os.makedirs(workdir, exist_ok=True)
-    suffix = "" if attempt == 1 else f".{attempt}"
+    """Send this process's stdout and stderr (file descriptors, so C output too) to the trial's files.
+
+    Output goes to this process's spool files first and only becomes ``trials/<id>/stdout.txt`` (and
+    ``stderr.txt``; ``.N.txt`` for attempt N) if the trial wrote something: a silent trial creates
+    nothing, which keeps studies of many short trials light on the file system.
+    """
+    global _saved
+    trials_dir = os.path.dirname(workdir)
+    if _saved is None:
+        _saved = os.dup(1), os.dup(2)
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        target = os.open(os.path.join(workdir, f"{name}{suffix}.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(target, fd)
-        os.close(target)
+    for fd, stream in zip((1, 2), STREAMS):
+        path = spool_path(trials_dir, os.getpid(), stream)
+        if path not in _spools:
+            _spools[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(_spools[path], fd)
     try:
         yield
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        for fd, original in zip((1, 2), saved):
+        for fd, original in zip((1, 2), _saved):
             os.dup2(original, fd)
-            os.close(original)
+        for stream in STREAMS:
+            path = spool_path(trials_dir, os.getpid(), stream)
+            if os.fstat(_spools[path]).st_size:
+                os.close(_spools.pop(path))
+        keep_output(trials_dir, os.getpid(), workdir, attempt)

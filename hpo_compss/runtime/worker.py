@@ -10,8 +10,8 @@ import ctypes
 import faulthandler
 import os
 import signal
+import socket
 import sys
-from multiprocessing.connection import Connection
 
 PR_SET_PDEATHSIG = 1
 
@@ -31,10 +31,11 @@ def main(argv: list[str]) -> None:
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, [int(c) for c in cores.split(",")])
     faulthandler.enable()  # a segfault's Python stack lands in the trial's stderr file
+    from .channel import Channel
     from .objective import ObjectiveError, load_objective
     from .runner import run_trial
 
-    connection = Connection(fd)
+    channel = Channel(socket.socket(fileno=fd))
     try:
         objective = load_objective(objective_spec)
     except ObjectiveError as error:
@@ -43,13 +44,13 @@ def main(argv: list[str]) -> None:
     fresh = os.environ.get("HPO_COMPSS_FRESH_PROCESS") == "1"
     while True:
         try:
-            task = connection.recv()
+            task = channel.recv()
         except (EOFError, OSError):
             return
         if objective is None:
-            connection.send({"status": "failed", "reason": f"objective: {load_error}"})
+            channel.send({"status": "failed", "reason": f"objective: {load_error}"})
         else:
-            connection.send(run_trial(objective, task))
+            channel.send(run_trial(objective, task))
         if fresh:
             return
 

@@ -7,11 +7,11 @@ reproducible given the order of ``tell`` calls, which the journal records and re
 """
 from __future__ import annotations
 
+import hashlib
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from ..errors import ConfigError
 from ..space import Space
@@ -66,11 +66,16 @@ class Searcher(ABC):
             raise ConfigError(("algorithm", key), f"unknown option for the '{self.name}' algorithm")
 
 
-def rng_for(seed: int, stream: int, index: int) -> np.random.Generator:
-    """An independent generator for one (seed, stream, index): configs use stream 0, trial seeds 1."""
-    return np.random.default_rng([seed, stream, index])
+def _hash(seed: int, stream: int, index: int, bits: int) -> int:
+    digest = hashlib.blake2b(f"{seed}:{stream}:{index}".encode(), digest_size=bits // 8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def rng_for(seed: int, stream: int, index: int) -> random.Random:
+    """An independent generator for one (seed, stream, index), cheap enough to make per config."""
+    return random.Random(_hash(seed, stream, index, 128))
 
 
 def trial_seed(seed: int, trial: int) -> int:
-    """The seed a trial's objective gets: a function of the study seed and the trial id only."""
-    return int(np.random.SeedSequence([seed, 1, trial]).generate_state(1)[0])
+    """The seed a trial's objective gets (32 bits, as numpy's legacy seeding wants): f(study seed, trial id)."""
+    return _hash(seed, 1, trial, 32)

@@ -14,5 +14,5 @@ class RandomSearch(Searcher):
     def ask(self, config_id: int) -> Suggestion:
         rng = rng_for(self.seed, 0, config_id)
         subspaces = self.space.subspaces
-        sub = subspaces[int(rng.integers(len(subspaces)))] if len(subspaces) > 1 else subspaces[0]
+        sub = subspaces[int(rng.random() * len(subspaces))] if len(subspaces) > 1 else subspaces[0]
         return Suggestion(sub.sample(rng), sub.name)

@@ -1,7 +1,8 @@
 """Domains: where one parameter's values come from.
 
-Each domain owns the three views searchers need (a random draw, a point of the unit cube decoded to a
-value, a finite grid) and SHADHO's complexity, so no searcher ever looks at raw bounds. ``keyword`` and
+Each domain owns the two views searchers need (a point of the unit interval decoded through the
+domain's quantile function, which also makes random draws from uniform ones; a finite grid) and
+SHADHO's complexity, so no searcher ever looks at raw bounds. ``keyword`` and
 ``args`` are the JSON form, kept so that a domain written in JSON reads back the same.
 """
 from __future__ import annotations
@@ -51,8 +52,6 @@ class Domain(ABC):
     finite: bool = False
 
     @abstractmethod
-    def sample(self, rng: np.random.Generator) -> Any:
-        """One random value."""
 
     @abstractmethod
     def from_unit(self, u: float) -> Any:
@@ -100,9 +99,6 @@ class Uniform(Domain):
     def args(self) -> list:
         return [self.low, self.high]
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return self.from_unit(rng.random())
-
     def from_unit(self, u: float) -> float:
         return float(self.low + u * (self.high - self.low))
 
@@ -138,9 +134,6 @@ class LogUniform(Domain):
     def args(self) -> list:
         return list(self.values) if self.keyword == "loguniform" else [self.low, self.high]
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return self.from_unit(rng.random())
-
     def from_unit(self, u: float) -> float:
         return float(self.base ** (self.low + u * (self.high - self.low)))
 
@@ -168,9 +161,6 @@ class Normal(Domain):
     def _value(self, x: float) -> float:
         return float(math.exp(x) if self.keyword == "lognormal" else x)
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return self._value(rng.normal(self.mu, self.sigma))
-
     def from_unit(self, u: float) -> float:
         u = min(max(u, 1e-12), 1 - 1e-12)
         return self._value(self.mu + self.sigma * float(ndtri(u)))
@@ -191,9 +181,6 @@ class Discrete(Domain):
     @property
     def size(self) -> int:
         return len(self.values)
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        return self._at(int(rng.integers(self.size)))
 
     def from_unit(self, u: float) -> Any:
         return self._at(min(int(u * self.size), self.size - 1))
@@ -307,9 +294,6 @@ class Constant(Domain):
     def args(self) -> Any:
         return self.value
 
-    def sample(self, rng: np.random.Generator) -> Any:
-        return copy.deepcopy(self.value)
-
     def from_unit(self, u: float) -> Any:
         return copy.deepcopy(self.value)
 
@@ -344,9 +328,6 @@ class Repeat(Domain):
 
     def to_json(self) -> dict:
         return {"repeat": self.domain.to_json(), "n": self.n}
-
-    def sample(self, rng: np.random.Generator) -> list:
-        return [self.domain.sample(rng) for _ in range(self.n)]
 
     def from_unit(self, u: float) -> list:
         return [self.domain.from_unit(u) for _ in range(self.n)]

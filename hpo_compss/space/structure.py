@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -113,8 +114,9 @@ class SubSpace:
                 raise ConfigError(("space", *item.path), str(error)) from None
         return config
 
-    def sample(self, rng: Any) -> dict:
-        return self.assemble({path: domain.sample(rng) for path, domain in self.leaves.items()})
+    def sample(self, rng: random.Random) -> dict:
+        """A random config: uniform draws decoded through each domain's quantile function."""
+        return self.decode([rng.random() for _ in range(self.dims)])
 
     def decode(self, unit: Sequence[float]) -> dict:
         """The config at a point of this sub-space's unit cube (``dims`` coordinates)."""
