@@ -137,3 +137,7 @@ COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _vali
 def run_main() -> int:
     """``python main.py ARGS``: the same as ``hpo-compss run ARGS``."""
     return main(["run", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

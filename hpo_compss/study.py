@@ -187,7 +187,9 @@ class Driver:
         """Submit trials while a compute class has room and the budget allows."""
         running_records = []
         while (cls := engine.free_class()) is not None:
-            if not self.pending and not self._ask_next():
+            while not self.pending and not self.stop_reason and self._ask_next():
+                pass  # a config that cannot be built is recorded as failed at once; ask again
+            if not self.pending or self.stop_reason:
                 break
             task = self.pending.popleft()
             record = {**self._describe(task), "status": "running", "class": cls.name, "submitted": time.time()}

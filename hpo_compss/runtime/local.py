@@ -110,7 +110,7 @@ class LocalEngine:
         if not self.pool.fits(cls):
             worker = next(w for w in self.workers if w.assignment.cls == cls and self._can_queue(w))
             worker.queued.append(task)
-            worker.connection.send(task)
+            _send(worker, task)
             return worker.assignment
         idle = [w for w in self.workers if w.task is None]
         worker = next((w for w in idle if w.assignment.cls == cls and self._free(w.assignment)), None)
@@ -124,7 +124,7 @@ class LocalEngine:
                     self._retire(other)
             worker = self._spawn(assignment)
         self._begin(worker, task)
-        worker.connection.send(task)
+        _send(worker, task)
         return worker.assignment
 
     def wait(self, timeout: float | None) -> list[Finished]:
@@ -238,7 +238,7 @@ class LocalEngine:
             self._begin(successor, worker.task)
             successor.queued = worker.queued
             for task in (successor.task, *successor.queued):
-                successor.connection.send(task)
+                _send(successor, task)
 
     def _failure(self, worker: _Worker, reason: str) -> dict:
         """The record of a trial its worker could not finish; what it printed before dying is kept."""
@@ -276,6 +276,14 @@ class LocalEngine:
         worker = _Worker(process, Channel(ours), pidfd, assignment)
         self.workers.append(worker)
         return worker
+
+
+def _send(worker: _Worker, task: dict) -> None:
+    """Send a task; a worker that died meanwhile is noticed by ``wait``, which reassigns its tasks."""
+    try:
+        worker.connection.send(task)
+    except OSError:
+        pass
 
 
 def _remove_spools(study_dir: Path, pid: int) -> None:

@@ -25,7 +25,8 @@ class SobolSearch(Searcher):
     def ask(self, config_id: int) -> Suggestion:
         if config_id != self.next_index:
             self.engine.reset()
-            self.engine.fast_forward(config_id)
+            if config_id:  # scipy's fast_forward(0) after a reset underflows
+                self.engine.fast_forward(config_id)
         point = self.engine.random(1)[0]
         self.next_index = config_id + 1
         subspaces = self.space.subspaces

@@ -1,0 +1,136 @@
+import math
+import random
+
+import pytest
+
+from hpo_compss.errors import ConfigError
+from hpo_compss.space import (build, choice, constant, dependent, exclusive, exhaustive, integer, linspace,
+                              log2_randint, log10_uniform, lognormal, loguniform, normal, randint, repeat, space_from_json,
+                              uniform)
+from hpo_compss.space.domains import NORMAL_999_WIDTH
+
+SVM = {"kernel": {"exclusive": True,
+                  "linear": {"C": {"log2_uniform": [-5, 15]}},
+                  "rbf": {"C": {"log2_uniform": [-5, 15]}, "gamma": {"log10_uniform": [-4, 1]}}}}
+
+
+def draws(space, n=400, seed=0):
+    rng = random.Random(seed)
+    return [space.subspaces[0].sample(rng) for _ in range(n)]
+
+
+def test_log_domains_take_exponents_as_bounds():
+    values = [d["lr"] for d in draws(build({"lr": log10_uniform(-5, 8)}))]
+    assert 1e-5 <= min(values) and max(values) <= 1e8
+    assert min(values) < 1e-3 and max(values) > 1e6  # spread over the whole exponent range
+    values = [d["lr"] for d in draws(build({"lr": loguniform(1e-5, 1e8)}))]
+    assert 1e-5 <= min(values) and max(values) <= 1e8 and min(values) < 1e-3
+
+
+def test_randint_excludes_high_and_integer_includes_it():
+    assert sorted({d["n"] for d in draws(build({"n": randint(0, 10, 3)}))}) == [0, 3, 6, 9]
+    assert sorted({d["n"] for d in draws(build({"n": integer(0, 9, 3)}))}) == [0, 3, 6, 9]
+    assert sorted({d["n"] for d in draws(build({"n": randint(1, 4)}))}) == [1, 2, 3]
+
+
+def test_log2_randint_and_linspace_values():
+    assert sorted({d["b"] for d in draws(build({"b": log2_randint(3, 7)}))}) == [8, 16, 32, 64]
+    values = sorted({d["y"] for d in draws(build({"y": linspace(0, 1, 5)}), n=300)})
+    assert values == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_normal_and_lognormal():
+    values = [d["v"] for d in draws(build({"v": normal(10, 2)}), n=2000)]
+    assert abs(sum(values) / len(values) - 10) < 0.2
+    logs = [math.log(d["v"]) for d in draws(build({"v": lognormal(1, 0.5)}), n=2000)]
+    assert abs(sum(logs) / len(logs) - 1) < 0.05
+
+
+def test_bounds_are_checked():
+    with pytest.raises(ValueError, match="low < high"):
+        uniform(5, 1)  # SHADHO silently turns this into [5, 9]
+    with pytest.raises(ValueError, match="positive step"):
+        randint(0, 10, 0)
+    with pytest.raises(ValueError, match="non-empty"):
+        choice([])
+
+
+def test_shadho_complexity():
+    assert uniform(0, 10).complexity() == pytest.approx(2 + 9.99)
+    assert log10_uniform(-4, 1).complexity() == pytest.approx(2 + 0.999 * 5)
+    assert normal(0, 2).complexity() == pytest.approx(2 + 2 * NORMAL_999_WIDTH)
+    assert choice(["a", "b", "c", "d"]).complexity() == pytest.approx(1.75)
+    assert constant(3).complexity() == 1
+    assert repeat(choice([1, 2]), 3).complexity() == pytest.approx(1.5 ** 3)
+    space = build({"a": uniform(0, 1), "b": choice([1, 2])})
+    assert space.subspaces[0].complexity() == pytest.approx((2 + 0.999) * 1.5)
+
+
+def test_exclusive_subtrees_hold_only_their_branch():
+    space = space_from_json(SVM)
+    assert [sub.name for sub in space.subspaces] == ["kernel=linear", "kernel=rbf"]
+    rng = random.Random(1)
+    linear = space.subspaces[0].sample(rng)
+    rbf = space.subspaces[1].sample(rng)
+    assert list(linear["kernel"]) == ["linear"] and set(linear["kernel"]["linear"]) == {"C"}
+    assert list(rbf["kernel"]) == ["rbf"] and set(rbf["kernel"]["rbf"]) == {"C", "gamma"}
+    assert space.subspaces[1].complexity() > space.subspaces[0].complexity()
+
+
+def test_empty_branch_and_exhaustive():
+    space = build({"model": exclusive(none={}, deep={"layers": randint(1, 4)}), "opt": exhaustive(["adam", "sgd"])})
+    assert len(space.subspaces) == 4
+    configs = [sub.sample(random.Random(0)) for sub in space.subspaces]
+    assert {"model": {"none": {}}, "opt": "adam"} in configs
+    assert {c["opt"] for c in configs} == {"adam", "sgd"}
+
+
+def test_repeat_gives_independent_draws():
+    config = draws(build({"w": repeat(uniform(0, 1), 4)}), n=1)[0]
+    assert len(config["w"]) == 4 and len(set(config["w"])) == 4
+
+
+def test_dependent_values_follow_lexical_scope_and_order():
+    space = build({"lr": log10_uniform(-4, -1),
+                   "schedule": {"warmup": dependent("lr / 10"), "final": dependent("warmup * 2 if lr > 0.001 else 0")},
+                   "layers": randint(1, 5), "width": dependent("max(16, 64 // layers)")})
+    for config in draws(space, n=50):
+        assert config["schedule"]["warmup"] == pytest.approx(config["lr"] / 10)
+        assert config["schedule"]["final"] == (config["schedule"]["warmup"] * 2 if config["lr"] > 0.001 else 0)
+        assert config["width"] == max(16, 64 // config["layers"])
+
+
+def test_dependent_errors_name_the_key():
+    with pytest.raises(ConfigError, match=r"space\.b: unknown name 'nope'"):
+        space_from_json({"a": {"uniform": [0, 1]}, "b": {"dependent": "nope + 1"}})
+    with pytest.raises(ConfigError, match="dependency cycle"):
+        space_from_json({"a": {"dependent": "b + 1"}, "b": {"dependent": "a + 1"}})
+    with pytest.raises(ConfigError, match="reads itself"):
+        space_from_json({"a": {"dependent": "a + 1"}})
+    # a name that exists in another exclusive branch is not visible from this one
+    with pytest.raises(ConfigError, match="unknown name 'gamma'"):
+        space_from_json({"k": {"exclusive": True, "rbf": {"gamma": {"uniform": [0, 1]}},
+                               "linear": {"g2": {"dependent": "gamma * 2"}}}})
+
+
+def test_json_round_trip_and_python_builders_agree():
+    data = {"kernel": SVM["kernel"], "n": {"randint": [1, 10, 3]}, "w": {"repeat": {"uniform": [0, 1]}, "n": 2},
+            "opt": {"exhaustive": ["a", "b"]}, "d": {"dependent": "n * 2"}, "c": 5, "l": [1, 2], "y": {"linspace": [0, 1, 3]},
+            "v": {"normal": [0, 1]}, "z": {"integer": [1, 3]}, "b": {"log2_randint": [1, 4]}, "q": {"loguniform": [0.1, 10]}}
+    space = space_from_json(data)
+    assert space_from_json(space.to_json()) == space
+    python = build({"kernel": exclusive(linear={"C": log2_uniform_(-5, 15)},
+                                        rbf={"C": log2_uniform_(-5, 15), "gamma": log10_uniform(-4, 1)})})
+    assert python == space_from_json({"kernel": SVM["kernel"]})
+
+
+def log2_uniform_(low, high):
+    from hpo_compss.space import log2_uniform
+    return log2_uniform(low, high)
+
+
+def test_unit_decoding_covers_each_domain():
+    for domain in (uniform(-1, 1), log10_uniform(-3, 3), randint(0, 7), choice(list("abc")), normal(0, 1), linspace(0, 1, 4)):
+        low, high = domain.from_unit(0.0), domain.from_unit(0.999999)
+        assert low != high
+    assert constant({"a": 1}).decode([]) == {"a": 1}

@@ -1,0 +1,120 @@
+"""Every malformed experiment file is refused before any trial runs: one line, the key path, exit code 2."""
+import json
+from pathlib import Path
+
+import pytest
+
+from hpo_compss.cli import main
+from hpo_compss.experiment import load_experiment
+
+from conftest import ROOT, cli
+
+BAD = Path(__file__).parent / "bad_experiments"
+
+EXPECTED = {
+    "absurd_repeat": "space.w.n: expected 1 <= n <= 10000",
+    "absurd_trials": "budget.trials: expected an integer from 1 to 10000000",
+    "bad_mode": 'mode: expected "min" or "max"',
+    "bare_space_without_objective": "objective: missing",
+    "budget_not_object": "budget: expected an object",
+    "compute_classes_empty": "compute_classes: expected an object of classes",
+    "dependency_cycle": "space.a: dependency cycle: a -> b -> a",
+    "empty_choice": "space.x.choice: expected a non-empty list",
+    "empty_file": "not valid JSON",
+    "empty_list": "space.x: expected a non-empty list",
+    "exclusive_not_bool": "space.k.exclusive: expected true or false",
+    "exclusive_without_branches": "space.k: an exclusive scope needs at least one branch",
+    "experiment_without_space": "space: missing",
+    "explicit_without_configs": "algorithm.configs: expected a non-empty list",
+    "expression_not_allowed": "space.y.dependent: unknown function",
+    "grid_points_too_few": "algorithm.points: expected a value in [2, 10000]",
+    "key_beside_domain": "space.x.step: unexpected key beside 'uniform'",
+    "loguniform_not_positive": "space.x.loguniform: expected 0 < low < high",
+    "name_with_slash": "name: expected letters",
+    "negative_gpus": "compute_classes.gpu.gpus: expected an integer from 0",
+    "negative_sigma": "space.x.normal: expected sigma > 0",
+    "negative_timeout": "timeout: expected a number from",
+    "non_finite_number": "space.x.choice[1]: expected a finite number, got inf",
+    "not_json": "not valid JSON: Expecting ',' delimiter at line 2",
+    "objective_missing_function": "objective: 'hpo_compss.examples.griewank' has no function 'nope'",
+    "objective_not_a_spec": 'objective: expected "module.path:function"',
+    "objective_not_importable": "objective: cannot import 'no_such_module_xyz': ModuleNotFoundError",
+    "stop_unknown_key": "stop.traget: unknown key",
+    "top_level_array": "expected a JSON object, got list",
+    "trials_not_integer": "budget.trials: expected an integer, got 'ten'",
+    "uniform_low_above_high": "space.x.uniform: expected low < high, got low=5 high=1",
+    "uniform_wrong_arity": "space.x.uniform: expected [low, high]",
+    "unknown_algorithm": "algorithm.name: unknown algorithm 'bayes'",
+    "unknown_algorithm_option": "algorithm.colour: unknown option",
+    "unknown_key": "timeuot: unknown key (did you mean 'timeout'?)",
+    "unknown_name": "space.z: unknown name 'y'",
+    "zero_repeats": "repeats: expected an integer from 1 to 1000",
+    "zero_step": "space.n.randint: expected a positive step",
+}
+
+
+def test_every_bad_file_has_an_expectation():
+    assert sorted(p.stem for p in BAD.glob("*.json")) == sorted(EXPECTED)
+    assert len(EXPECTED) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_bad_file_gives_one_line_with_the_key_path(name, command, capsys, tmp_path):
+    path = BAD / f"{name}.json"
+    args = [command, str(path)] + (["--study-dir", str(tmp_path / "s")] if command == "run" else [])
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {path}: ")
+    assert EXPECTED[name] in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "s").exists()  # refused before anything was created
+
+
+def test_real_command_lines_exit_2(tmp_path):
+    for args in (["validate", str(BAD / "unknown_key.json")], ["run", str(BAD / "zero_step.json")]):
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode == 2 and result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    import subprocess
+    import sys
+    script = subprocess.run([sys.executable, str(ROOT / "main.py"), str(BAD / "empty_choice.json")], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert script.returncode == 2 and "space.x.choice" in script.stderr
+
+
+def test_bare_paper_form_is_a_27_trial_grid(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"optimizer": ["Adam", "SGD", "RMSprop"], "num_epochs": [20, 50, 100],
+                                "batch_size": [32, 64, 128]}))
+    experiment = load_experiment(path, objective="hpo_compss.examples.sincos:sin_cos")
+    assert experiment.algorithm == {"name": "grid"} and experiment.trials == 27
+    assert experiment.name == "space" and experiment.metric == "loss" and experiment.mode == "min"
+
+
+def test_bare_continuous_space_is_random_with_default_budget(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"x": {"uniform": [0, 1]}}))
+    experiment = load_experiment(path, objective="hpo_compss.examples.sincos:sin_cos")
+    assert experiment.algorithm == {"name": "random"} and experiment.trials == 100
+
+
+def test_example_configs_validate_against_the_schema_and_the_parser():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    configs = sorted((ROOT / "configs").glob("*.json"))
+    assert len(configs) >= 4
+    for path in configs:
+        jsonschema.validate(json.loads(path.read_text()), schema)
+        load_experiment(path)
+
+
+def test_schema_rejects_what_the_parser_rejects_structurally():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
+    for name in ("unknown_key", "trials_not_integer", "bad_mode", "negative_gpus", "zero_repeats", "stop_unknown_key",
+                 "budget_not_object", "exclusive_not_bool", "key_beside_domain", "negative_timeout"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(json.loads((BAD / f"{name}.json").read_text()), schema)
