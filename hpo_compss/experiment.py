@@ -73,10 +73,6 @@ class Experiment:
     def searcher(self) -> Searcher:
         return make_searcher(self.algorithm, self.space, self.seed)
 
-    def better(self, a: float, b: float) -> bool:
-        """Is value ``a`` strictly better than ``b`` for this metric's direction?"""
-        return a < b if self.mode == "min" else a > b
-
     def reached_target(self, value: float) -> bool:
         return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
 

@@ -46,13 +46,11 @@ class Ledger:
         self.configs: dict[int, ConfigState] = {}
         self.best: ConfigState | None = None
         self.stopped: dict | None = None
-        self.sessions = 0
         self.counts: dict[str, int] = {}
 
     def add(self, record: dict) -> ConfigState | None:
         if "study" in record:
             if record["study"] == "started":
-                self.sessions += 1
                 self.stopped = None
             elif record["study"] == "stopped":
                 self.stopped = record
@@ -71,8 +69,12 @@ class Ledger:
             return None
         if status == "complete":
             state.add_value(record["repeat"], record["value"])
-            if state.mean is not None and (self.best is None or self.better(state.mean, self.best.mean)):
+            if self.best is None or self.better(state.mean, self.best.mean):
                 self.best = state
+            elif state is self.best:  # a new repeat made the best config's mean worse: look again
+                self.best = min(
+                    (c for c in self.configs.values() if c.mean is not None),
+                    key=lambda c: c.mean if self.mode == "min" else -c.mean)
         state.done.add(record["repeat"])
         return state if len(state.done) == self.repeats else None
 

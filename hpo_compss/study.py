@@ -9,6 +9,7 @@ running or due a retry run again with the same id and seed, and the budget is fi
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -351,7 +352,6 @@ def _keep_objective_source(objective: str, folder: Path) -> None:
     if target.endswith(".py"):
         origin = target
     else:
-        import importlib.util
         try:
             spec = importlib.util.find_spec(target)
         except (ImportError, ValueError):

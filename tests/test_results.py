@@ -1,0 +1,25 @@
+from hpo_compss.results import Ledger
+
+
+def record(trial, value, repeats=2, status="complete", **extra):
+    return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": 1, "status": status,
+            "config": {"id": trial // repeats}, "value": value, **extra}
+
+
+def test_best_is_the_best_mean_even_when_a_repeat_makes_it_worse():
+    ledger = Ledger("min", repeats=2)
+    ledger.add(record(0, 1.0))   # config 0: mean 1.0
+    ledger.add(record(2, 2.0))   # config 1: mean 2.0
+    assert ledger.best.config_id == 0
+    ledger.add(record(1, 5.0))   # config 0: mean 3.0, now worse than config 1
+    assert ledger.best.config_id == 1 and ledger.best.mean == 2.0
+
+
+def test_a_config_is_done_once_every_repeat_ended_and_retries_do_not_count():
+    ledger = Ledger("max", repeats=2)
+    assert ledger.add(record(0, 1.0)) is None
+    assert ledger.add(record(1, None, status="failed", retry=True)) is None
+    assert ledger.count("retrying") == 1
+    done = ledger.add(record(1, 3.0))
+    assert done is not None and done.mean == 2.0 and ledger.count("retrying") == 0
+    assert ledger.status()["n_complete"] == 2 and ledger.status()["best"]["std"] > 0
