@@ -118,6 +118,9 @@ class Driver:
         with _StudyLock(self.directory), _signals_raise_interrupted():
             self._replay()
             if self.final:
+                if not (self.ledger.stopped or {}).get("final"):  # it ended (say, target reached) just before a crash
+                    self._stop()
+                    self.journal.close()
                 self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
                 return Outcome(self.ledger, self.stop_reason, 0.0)
             classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
@@ -163,8 +166,6 @@ class Driver:
                     self.pending.append(self._task(trial, suggestion, attempt))
                 elif trial not in self.ledger.trials:
                     self.pending.append(self._task(trial, suggestion, 1))
-        if self.stop_reason and not self.final:  # a target reached just before a crash
-            self.final = True
 
     # -- the loop ---------------------------------------------------------------------------------
     def _loop(self, engine: LocalEngine) -> None:

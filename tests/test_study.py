@@ -182,6 +182,14 @@ def test_target_stops_the_study_and_resume_knows_it_is_over(study_dir):
     assert records[-1]["study"] == "stopped" and records[-1]["final"] is True
     again, out = run(data, study_dir, cpus=2)
     assert "already finished" in out and len(journal(study_dir)) == len(records)
+    # a crash right after the deciding result, before the stop was journaled: resume finishes the record
+    lines = (study_dir / "journal.jsonl").read_text().splitlines(keepends=True)
+    (study_dir / "journal.jsonl").write_text("".join(lines[:-1]))
+    again, out = run(data, study_dir, cpus=2)
+    assert "already finished (target 0.01 reached by trial" in out
+    repaired = journal(study_dir)
+    assert repaired[-1]["study"] == "stopped" and repaired[-1]["final"] is True
+    assert len(repaired) == len(records) and not [r for r in repaired[len(lines) - 1:] if "trial" in r]
 
 
 def test_patience_stops_after_configs_without_improvement(study_dir):
