@@ -90,10 +90,14 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     if best is None:
         print("no trial completed")
         return 1
-    spread = f" ± {best['std']:.3g} over {best['n']} repeats" if "std" in best else ""
-    print(f"best {experiment.metric} {best['value']:.6g}{spread} (trial {best['trial']}): {json.dumps(best['config'])}")
+    print(_best_line(experiment.metric, best))
     print(f"study folder: {directory}  (hpo-compss status {directory})")
     return 0
+
+
+def _best_line(metric: str, best: dict) -> str:
+    spread = f" ± {best['std']:.3g} over {best['n']} repeats" if "std" in best else ""
+    return f"best {metric} {best['value']:.6g}{spread} (trial {best['trial']}): {json.dumps(best['config'])}"
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -112,8 +116,7 @@ def _status(args: argparse.Namespace) -> int:
     if status["failures"]:
         print("failures: " + ", ".join(f"{kind} {n}" for kind, n in sorted(status["failures"].items())))
     if status["best"]:
-        best = status["best"]
-        print(f"best {experiment.metric} {best['value']:.6g} (trial {best['trial']}): {json.dumps(best['config'])}")
+        print(_best_line(experiment.metric, status["best"]))
     state = "a driver is running it" if status["driver_running"] else (
         f"stopped: {status['stopped']['reason']}" if status["stopped"] else "no driver is running it")
     print(state)

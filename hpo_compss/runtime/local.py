@@ -182,16 +182,12 @@ class LocalEngine:
         for worker in self.workers:
             worker.connection.close()
         deadline = time.monotonic() + 2.0
-        for worker in self.workers:
+        for worker in list(self.workers):
             try:
                 worker.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-            worker.kill()
-            if worker.pidfd is not None:
-                os.close(worker.pidfd)
-            _remove_spools(self.study_dir, worker.process.pid)
-        self.workers.clear()
+            self._retire(worker)
         self._log.close()
 
     def __enter__(self) -> "LocalEngine":
