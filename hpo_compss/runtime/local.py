@@ -14,11 +14,8 @@ when it starts. Long trials are never queued: a searcher should ask as late as i
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,12 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..experiment import ComputeClass
-from .channel import Channel
+from .process import WorkerProcess, death_reason, worker_environment
 from .resources import Assignment, Machine, ResourcePool
-from .runner import STREAMS, keep_output, spool_path
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
 #: trials shorter than this (moving average per class) are queued at their worker ahead of time
@@ -44,9 +38,7 @@ MAX_QUEUED = 8
 
 @dataclass(eq=False)
 class _Worker:
-    process: subprocess.Popen
-    connection: Channel
-    pidfd: int | None
+    process: WorkerProcess
     assignment: Assignment
     task: dict | None = None
     #: the next tasks, already sent, waiting in the worker for ``task`` to finish
@@ -55,23 +47,10 @@ class _Worker:
     sent: float = 0.0
     deadline: float = float("inf")
 
-    def kill(self) -> int:
-        """Kill the worker and everything it started; returns its exit status."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return self.process.wait()
-
-    def close(self) -> None:
-        self.connection.close()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-
 
 @dataclass(frozen=True)
 class Finished:
-    """A trial that ended on the engine: the task as submitted and the outcome the runner (or we) wrote."""
+    """A trial that ended on an engine: the task as submitted and the outcome the runner (or we) wrote."""
 
     task: dict
     outcome: dict
@@ -110,7 +89,7 @@ class LocalEngine:
         if not self.pool.fits(cls):
             worker = next(w for w in self.workers if w.assignment.cls == cls and self._can_queue(w))
             worker.queued.append(task)
-            _send(worker, task)
+            worker.process.send(task)
             return worker.assignment
         idle = [w for w in self.workers if w.task is None]
         worker = next((w for w in idle if w.assignment.cls == cls and self._free(w.assignment)), None)
@@ -124,7 +103,7 @@ class LocalEngine:
                     self._retire(other)
             worker = self._spawn(assignment)
         self._begin(worker, task)
-        _send(worker, task)
+        worker.process.send(task)
         return worker.assignment
 
     def wait(self, timeout: float | None) -> list[Finished]:
@@ -134,33 +113,34 @@ class LocalEngine:
             return []
         now = time.monotonic()
         limit = min([w.deadline for w in busy] + [now + timeout if timeout is not None else float("inf")])
-        if any(w.pidfd is None for w in busy):
+        if any(w.process.pidfd is None for w in busy):
             limit = min(limit, now + POLL_SECONDS)
-        handles = [h for w in busy for h in (w.connection, w.pidfd) if h is not None]
+        handles = [h for w in busy for h in (w.process.connection, w.process.pidfd) if h is not None]
         ready = set(wait(handles, None if limit == float("inf") else max(0.0, limit - now)))
         finished = []
         now = time.monotonic()
         for worker in busy:
             ended = False
-            while worker.task is not None and (worker.connection in ready or worker.connection.ready()):
+            connection = worker.process.connection
+            while worker.task is not None and (connection in ready or connection.ready()):
                 try:
-                    outcome = worker.connection.recv()
+                    outcome = connection.recv()
                 except (EOFError, OSError):
                     ended = True
                     break
                 self._learn(worker.assignment.cls, outcome)
                 finished.append(self._done(worker, outcome))
-                ready.discard(worker.connection)
+                ready.discard(connection)
             if self.fresh_process and worker.task is None:
                 self._retire(worker)
                 continue
             if worker.task is None:
                 continue
-            if ended or worker.pidfd in ready or worker.process.poll() is not None:
-                finished.append(self._done(worker, self._failure(worker, _death_reason(worker.kill()))))
+            if ended or worker.process.pidfd in ready or not worker.process.alive():
+                finished.append(self._done(worker, self._failure(worker, death_reason(worker.process.kill()))))
                 self._replace(worker)
             elif now >= worker.deadline:
-                worker.kill()
+                worker.process.kill()
                 finished.append(self._done(worker, self._failure(worker, f"timeout: killed after {self.timeout:g} s")))
                 self._replace(worker)
         return finished
@@ -169,7 +149,7 @@ class LocalEngine:
         """Kill every running trial; each (and each queued one) is returned as cancelled with ``reason``."""
         cancelled = []
         for worker in [w for w in self.workers if w.task is not None]:
-            worker.kill()
+            worker.process.kill()
             while worker.task is not None:
                 outcome = self._failure(worker, reason)
                 outcome["status"] = "cancelled"
@@ -180,11 +160,11 @@ class LocalEngine:
     def close(self) -> None:
         """Stop every worker: idle ones are told to exit, stragglers are killed."""
         for worker in self.workers:
-            worker.connection.close()
+            worker.process.connection.close()
         deadline = time.monotonic() + 2.0
         for worker in list(self.workers):
             try:
-                worker.process.wait(max(0.0, deadline - time.monotonic()))
+                worker.process.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
             self._retire(worker)
@@ -234,65 +214,18 @@ class LocalEngine:
             self._begin(successor, worker.task)
             successor.queued = worker.queued
             for task in (successor.task, *successor.queued):
-                _send(successor, task)
+                successor.process.send(task)
 
     def _failure(self, worker: _Worker, reason: str) -> dict:
-        """The record of a trial its worker could not finish; what it printed before dying is kept."""
-        keep_output(str(self.study_dir / "trials"), worker.process.pid, worker.task["workdir"], worker.task["attempt"])
         assignment = worker.assignment
-        return {"status": "failed", "reason": reason, "host": self.host, "pid": worker.process.pid,
-                "cores": list(assignment.cores), "gpus": list(assignment.gpus),
-                "start": worker.sent, "end": time.time()}
+        return worker.process.failure(worker.task, reason, worker.sent, self.host, assignment.cores, assignment.gpus)
 
     def _retire(self, worker: _Worker) -> None:
-        if worker.process.poll() is None:
-            worker.kill()
-        worker.close()
+        worker.process.close()
         self.workers.remove(worker)
-        _remove_spools(self.study_dir, worker.process.pid)
 
     def _spawn(self, assignment: Assignment) -> _Worker:
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env.update({name: str(assignment.cls.cpus) for name in THREAD_VARIABLES})
-        env.update({
-            "CUDA_VISIBLE_DEVICES": ",".join(assignment.gpus),
-            "HPO_COMPSS_CORES": ",".join(map(str, assignment.cores)),
-            "HPO_COMPSS_STUDY": str(self.study_dir.resolve()),
-            "HPO_COMPSS_FRESH_PROCESS": "1" if self.fresh_process else "0",
-            # the driver's import path, so the worker finds the objective exactly as the driver did
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        })
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hpo_compss.runtime.worker", str(theirs.fileno()), str(os.getpid()), self.objective],
-            env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            start_new_session=True)
-        theirs.close()
-        pidfd = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else None
-        worker = _Worker(process, Channel(ours), pidfd, assignment)
+        env = worker_environment(assignment.cls.cpus, assignment.gpus, assignment.cores, self.fresh_process)
+        worker = _Worker(WorkerProcess(self.objective, self.study_dir, env, self._log), assignment)
         self.workers.append(worker)
         return worker
-
-
-def _send(worker: _Worker, task: dict) -> None:
-    """Send a task; a worker that died meanwhile is noticed by ``wait``, which reassigns its tasks."""
-    try:
-        worker.connection.send(task)
-    except OSError:
-        pass
-
-
-def _remove_spools(study_dir: Path, pid: int) -> None:
-    for stream in STREAMS:
-        try:
-            os.unlink(spool_path(str(study_dir / "trials"), pid, stream))
-        except FileNotFoundError:
-            pass
-
-
-def _death_reason(status: int) -> str:
-    if status < 0:
-        name = signal.Signals(-status).name
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"crashed: killed by {name}{hint}"
-    return f"crashed: the process exited with code {status}"

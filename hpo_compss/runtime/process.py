@@ -1,0 +1,106 @@
+"""One worker process: a fresh interpreter that runs the trials sent to it, killed with its process group.
+
+Both backends run trials this way. The local engine keeps one per reserved slot; under COMPSs each
+task starts one for its trial (``supervisor``), so a segfault or a hang is the trial's failure,
+recorded like any other, and never the COMPSs worker's.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Mapping
+
+from .channel import Channel
+from .runner import STREAMS, keep_output, spool_path
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def worker_environment(threads: int, gpus: tuple[str, ...], cores: tuple[int, ...] = (),
+                       fresh_process: bool = False) -> dict[str, str]:
+    """What a worker must find in its environment before any library reads it; no ``cores``: keep the affinity."""
+    env = {name: str(threads) for name in THREAD_VARIABLES}
+    env.update({
+        "CUDA_VISIBLE_DEVICES": ",".join(gpus),
+        "HPO_COMPSS_CORES": ",".join(map(str, cores)),
+        "HPO_COMPSS_FRESH_PROCESS": "1" if fresh_process else "0",
+    })
+    return env
+
+
+class WorkerProcess:
+    """``python -m hpo_compss.runtime.worker`` in a session of its own, fed tasks over a socket."""
+
+    def __init__(self, objective: str, study_dir: Path, env: Mapping[str, str], log: IO[bytes]):
+        self.study_dir = Path(study_dir)
+        ours, theirs = socket.socketpair()
+        full = dict(os.environ)
+        full.update(env)
+        full.update({
+            "HPO_COMPSS_STUDY": str(self.study_dir.resolve()),
+            # the driver's import path, so the worker finds the objective exactly as the driver did
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        })
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hpo_compss.runtime.worker", str(theirs.fileno()), str(os.getpid()), objective],
+            env=full, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True)
+        theirs.close()
+        self.connection = Channel(ours)
+        self.pidfd = os.pidfd_open(self.process.pid) if hasattr(os, "pidfd_open") else None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, task: dict) -> None:
+        """Send a task; a worker that died meanwhile is noticed by whoever waits for it."""
+        try:
+            self.connection.send(task)
+        except OSError:
+            pass
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> int:
+        """Kill the worker and everything it started; returns its exit status."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return self.process.wait()
+
+    def close(self) -> None:
+        """Kill it if still running and forget it: socket, pidfd and its spool files."""
+        if self.alive():
+            self.kill()
+        self.connection.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+        for stream in STREAMS:
+            try:
+                os.unlink(spool_path(str(self.study_dir / "trials"), self.pid, stream))
+            except FileNotFoundError:
+                pass
+
+    def failure(self, task: dict, reason: str, start: float, host: str,
+                cores: tuple[int, ...], gpus: tuple[str, ...]) -> dict:
+        """The record of a trial this worker could not finish; what it printed before dying is kept."""
+        keep_output(str(self.study_dir / "trials"), self.pid, task["workdir"], task["attempt"])
+        return {"status": "failed", "reason": reason, "host": host, "pid": self.pid,
+                "cores": list(cores), "gpus": list(gpus), "start": start, "end": time.time()}
+
+
+def death_reason(status: int) -> str:
+    if status < 0:
+        name = signal.Signals(-status).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"crashed: killed by {name}{hint}"
+    return f"crashed: the process exited with code {status}"
