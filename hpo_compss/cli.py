@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resource_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("auto", "local", "compss"), default="auto",
+                        help="where trials run: COMPSs inside runcompss/enqueue_compss, else this machine (auto); "
+                             "compss outside the runtime runs the binding's sequential mode")
+    parser.add_argument("--max-running", type=int, metavar="N",
+                        help="COMPSs: trials handed to the runtime at once (default: from the workers and max_tasks)")
     parser.add_argument("--cpus", type=int, help="cores to use (default: all this process may use, or the SLURM allocation)")
     parser.add_argument("--gpus", help="GPUs to use: a count or ids like 0,2 (default: CUDA_VISIBLE_DEVICES or SLURM's)")
 
@@ -78,8 +83,11 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     from .study import Interrupted, run_study
 
     machine = detect_machine(args.cpus, args.gpus)
+    if args.max_running is not None and args.max_running < 1:
+        raise ConfigError(("--max-running",), f"expected a positive integer, got {args.max_running}")
     try:
-        outcome = run_study(experiment, directory, machine)
+        outcome = run_study(experiment, directory, machine, backend=_backend(args.backend),
+                            max_running=args.max_running)
     except Interrupted as interruption:
         print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
         return 128 + interruption.signum
@@ -95,6 +103,24 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend(choice: str) -> str:
+    """The engine to use: COMPSs inside its runtime (or when asked for), the local engine otherwise."""
+    from .runtime.compss import compss_context
+
+    if choice == "local":
+        return "local"
+    context = compss_context()
+    if choice == "compss":
+        if context is None:
+            raise ConfigError(("--backend",), "compss needs the PyCOMPSs binding, which is not importable here: "
+                                              "run under runcompss or enqueue_compss, or use --backend local")
+        if context == "sequential":
+            print("warning: not inside the COMPSs runtime: the COMPSs code path runs in the binding's sequential "
+                  "mode, one trial at a time (runcompss or enqueue_compss run trials in parallel)", file=sys.stderr)
+        return "compss"
+    return "compss" if context == "runtime" else "local"
+
+
 def _best_line(metric: str, best: dict) -> str:
     spread = f" ± {best['std']:.3g} over {best['n']} repeats" if "std" in best else ""
     return f"best {metric} {best['value']:.6g}{spread} (trial {best['trial']}): {json.dumps(best['config'])}"
@@ -103,7 +129,7 @@ def _best_line(metric: str, best: dict) -> str:
 def _status(args: argparse.Namespace) -> int:
     from .study import driver_running, load_study, read_ledger
 
-    experiment = load_study(args.study_dir, check_objective=False)
+    experiment = load_study(args.study_dir, check=False)
     ledger = read_ledger(args.study_dir, experiment)
     status = {"name": experiment.name, "budget": experiment.trials * experiment.repeats, **ledger.status(),
               "driver_running": driver_running(args.study_dir)}

@@ -22,7 +22,7 @@ from .space import Space, space_from_json
 
 KEYS = {
     "$schema", "name", "description", "objective", "metric", "mode", "space", "algorithm", "budget", "seed",
-    "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process",
+    "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process", "inputs",
 }
 DEFAULT_TRIALS = 100
 MAX_TRIALS = 10_000_000
@@ -69,6 +69,8 @@ class Experiment:
     patience: int | None = None
     fresh_process: bool = False
     description: str = ""
+    #: input files and folders every trial reads, by name: absolute paths on the driver's node
+    inputs: dict[str, str] = field(default_factory=dict)
 
     def searcher(self) -> Searcher:
         return make_searcher(self.algorithm, self.space, self.seed)
@@ -85,6 +87,8 @@ class Experiment:
         }
         if self.description:
             data["description"] = self.description
+        if self.inputs:
+            data["inputs"] = dict(self.inputs)
         if self.space is not None:
             data["space"] = self.space.to_json()
         if self.seconds is not None:
@@ -98,7 +102,7 @@ class Experiment:
 
 
 def load_experiment(path: str | os.PathLike, objective: str | None = None, seed: int | None = None,
-                    check_objective: bool = True) -> Experiment:
+                    check: bool = True) -> Experiment:
     """Read and validate an experiment file; ``objective``/``seed`` override the file's values."""
     path = Path(path)
     try:
@@ -110,13 +114,16 @@ def load_experiment(path: str | os.PathLike, objective: str | None = None, seed:
     except json.JSONDecodeError as error:
         raise ConfigError((), f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     return parse_experiment(data, default_name=path.stem, base_dir=path.parent, objective=objective,
-                            seed=seed, check_objective=check_objective)
+                            seed=seed, check=check)
 
 
 def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.PathLike = ".",
                      objective: str | None = None, seed: int | None = None,
-                     check_objective: bool = True) -> Experiment:
-    """Validate an experiment given as parsed JSON (see the README for every key)."""
+                     check: bool = True) -> Experiment:
+    """Validate an experiment given as parsed JSON (see the README for every key).
+
+    ``check`` imports the objective and looks for the input files; ``status`` skips both.
+    """
     if not isinstance(data, dict):
         raise ConfigError((), f"expected a JSON object, got {type(data).__name__}")
     if "space" not in data:
@@ -136,7 +143,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     objective = objective if objective is not None else data.get("objective")
     if objective is None:
         raise ConfigError(("objective",), "missing: give \"objective\": \"module:function\" in the file or --objective on the command line")
-    objective = _objective(objective, Path(base_dir), check_objective)
+    objective = _objective(objective, Path(base_dir), check)
     metric = _typed(data, "metric", str, "loss")
     mode = _typed(data, "mode", str, "min")
     if mode not in ("min", "max"):
@@ -170,6 +177,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         patience=_integer(stop, ("stop", "patience"), None, 1, MAX_TRIALS),
         fresh_process=_typed(data, "fresh_process", bool, False),
         description=_typed(data, "description", str, ""),
+        inputs=_inputs(data.get("inputs", {}), Path(base_dir), check),
     )
 
 
@@ -207,6 +215,33 @@ def _objective(spec: Any, base_dir: Path, check: bool) -> str:
         except ObjectiveError as error:
             raise ConfigError(("objective",), str(error)) from None
     return spec
+
+
+def _inputs(data: Any, base_dir: Path, check: bool) -> dict[str, str]:
+    """``{"name": "path"}`` or a list of paths (named by their base names), relative to the experiment file."""
+    if isinstance(data, list):
+        named: dict[str, Any] = {}
+        for index, path in enumerate(data):
+            if not isinstance(path, str) or not path:
+                raise ConfigError(("inputs", index), f"expected a path, got {path!r}")
+            name = os.path.basename(os.path.normpath(path))
+            if name in named:
+                raise ConfigError(("inputs", index), f"two inputs are named {name!r}; give them names: {{\"name\": \"path\"}}")
+            named[name] = path
+        data = named
+    if not isinstance(data, dict):
+        raise ConfigError(("inputs",), f"expected an object like {{\"train\": \"data/train.csv\"}} or a list of paths, got {data!r}")
+    inputs = {}
+    for name, path in data.items():
+        if not NAME.match(name):
+            raise ConfigError(("inputs", name), "expected a name of letters, digits, '.', '_' or '-'")
+        if not isinstance(path, str) or not path:
+            raise ConfigError(("inputs", name), f"expected a path, got {path!r}")
+        resolved = (base_dir / Path(path).expanduser()).resolve()
+        if check and not resolved.exists():
+            raise ConfigError(("inputs", name), f"no such file or folder: {resolved}")
+        inputs[name] = str(resolved)
+    return inputs
 
 
 def _compute_classes(data: Any) -> list[ComputeClass]:

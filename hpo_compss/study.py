@@ -26,8 +26,10 @@ from .errors import ConfigError
 from .experiment import Experiment, parse_experiment
 from .journal import Journal
 from .results import ConfigState, Ledger
-from .runtime.local import Finished, LocalEngine
-from .runtime.resources import Machine, usable_classes
+from .runtime import inbox
+from .runtime.engine import Engine, Finished
+from .runtime.local import LocalEngine
+from .runtime.resources import Assignment, Machine, usable_classes
 from .search import Suggestion, trial_seed
 
 EXPERIMENT_FILE = "experiment.json"
@@ -71,12 +73,12 @@ def open_study(experiment: Experiment, directory: Path) -> Path:
     return directory
 
 
-def load_study(directory: Path, check_objective: bool = True) -> Experiment:
+def load_study(directory: Path, check: bool = True) -> Experiment:
     """The experiment a study folder was started with."""
     stored = Path(directory) / EXPERIMENT_FILE
     if not stored.exists():
         raise ConfigError((), f"{directory} is not a study folder (no {EXPERIMENT_FILE})")
-    return parse_experiment(json.loads(stored.read_text()), check_objective=check_objective)
+    return parse_experiment(json.loads(stored.read_text()), check=check)
 
 
 def read_ledger(directory: Path, experiment: Experiment) -> Ledger:
@@ -96,13 +98,16 @@ def driver_running(directory: Path) -> bool:
 
 
 class Driver:
-    """One run (or resume) of a study on the local engine."""
+    """One run (or resume) of a study on the local engine or on COMPSs (``backend``)."""
 
-    def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout):
+    def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
+                 backend: str = "local", max_running: int | None = None):
         self.experiment = experiment
         self.directory = Path(directory)
         self.machine = machine
         self.out = out
+        self.backend = backend
+        self.max_running = max_running
         self.journal = Journal(self.directory / JOURNAL_FILE)
         self.trials_dir = str(self.directory / "trials")
         self.ledger = Ledger(experiment.mode, experiment.repeats)
@@ -123,11 +128,7 @@ class Driver:
                     self.journal.close()
                 self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
                 return Outcome(self.ledger, self.stop_reason, 0.0)
-            classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
-            for warning in warnings:
-                self._say(f"warning: {warning}")
-            engine = LocalEngine(self.machine, classes, self.experiment.objective, self.directory,
-                                 self.experiment.timeout, self.experiment.fresh_process)
+            engine = self._engine()
             self._start_session(engine)
             try:
                 with engine:
@@ -142,6 +143,17 @@ class Driver:
                 self.journal.close()
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
+    def _engine(self) -> Engine:
+        if self.backend == "compss":
+            from .runtime.compss import CompssEngine
+
+            return CompssEngine(self.experiment, self.directory, self.machine, self.max_running)
+        classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
+        for warning in warnings:
+            self._say(f"warning: {warning}")
+        return LocalEngine(self.machine, classes, self.experiment.objective, self.directory,
+                           self.experiment.timeout, self.experiment.fresh_process)
+
     # -- replay -----------------------------------------------------------------------------------
     def _replay(self) -> None:
         """Rebuild the ledger and the searcher's state from the journal, in the order it was written."""
@@ -155,6 +167,8 @@ class Driver:
             self.stop_reason, self.final = self.ledger.stopped["reason"], True
         if mismatch:
             self._say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
+        self._take_delivered()
+        self.pending.clear()  # rebuilt from the ledger, which now knows every outcome
         repeats = self.experiment.repeats
         unfinished = {r["trial"]: r for r in self.ledger.unfinished()}
         for config_id, suggestion in sorted(self.asked.items()):
@@ -167,8 +181,25 @@ class Driver:
                 elif trial not in self.ledger.trials:
                     self.pending.append(self._task(trial, suggestion, 1))
 
+    def _take_delivered(self) -> None:
+        """Journal the outcomes trials left in the inbox while no driver was running (COMPSs tasks go on)."""
+        mail = inbox.collect(self.directory)
+        classes = {cls.name: cls for cls in self.experiment.compute_classes}
+        delivered = []
+        for record in self.ledger.unfinished():
+            outcome = mail.outcomes.get((record["trial"], record["attempt"]))
+            cls = classes.get(record.get("class", ""))
+            if outcome is not None and cls is not None:
+                task = self._task(record["trial"], self.asked[record["config_id"]], record["attempt"])
+                delivered.append(Finished(task, outcome, Assignment(cls, (), ())))
+        if delivered:
+            self._say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
+            self._record(delivered)
+        for key in mail.outcomes:
+            inbox.discard(self.directory, key)
+
     # -- the loop ---------------------------------------------------------------------------------
-    def _loop(self, engine: LocalEngine) -> None:
+    def _loop(self, engine: Engine) -> None:
         budget = self.experiment.seconds
         while True:
             if not self.stop_reason:
@@ -185,7 +216,7 @@ class Driver:
                 self._record(engine.cancel(f"cancelled: {self.stop_reason}"))
         self._stop()
 
-    def _fill(self, engine: LocalEngine) -> None:
+    def _fill(self, engine: Engine) -> None:
         """Submit trials while a compute class has room and the budget allows."""
         running_records = []
         while (cls := engine.free_class()) is not None:
@@ -271,21 +302,21 @@ class Driver:
         return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": attempt,
                 "seed": trial_seed(self.experiment.seed, trial), "config": suggestion.config,
                 "subspace": suggestion.subspace, "metric": self.experiment.metric,
-                "workdir": f"{self.trials_dir}{os.sep}{trial}"}
+                "workdir": f"{self.trials_dir}{os.sep}{trial}", "inputs": self.experiment.inputs}
 
     @staticmethod
     def _describe(task: dict) -> dict:
         return {k: task[k] for k in ("trial", "config_id", "repeat", "attempt", "seed", "config", "subspace")}
 
-    def _start_session(self, engine: LocalEngine) -> None:
+    def _start_session(self, engine: Engine) -> None:
         done = self.ledger.count("complete") + self.ledger.count("failed")
         verb = "resuming" if self.ledger.trials else "starting"
         self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
-                  f"local engine on {self.machine.describe()}, classes "
+                  f"{engine.describe()}, classes "
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes))
         record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
-                  "backend": "local", "cores": list(self.machine.cores), "gpus": list(self.machine.gpus)}
+                  "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus)}
         self.journal.append([record])
         self.ledger.add(record)
 
@@ -363,7 +394,12 @@ def _keep_objective_source(objective: str, folder: Path) -> None:
         shutil.copy2(origin, folder / os.path.basename(origin))
 
 
-def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout) -> Outcome:
-    """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it."""
+def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
+              backend: str = "local", max_running: int | None = None) -> Outcome:
+    """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
+
+    ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
+    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
+    """
     open_study(experiment, directory)
-    return Driver(experiment, directory, machine, out).run()
+    return Driver(experiment, directory, machine, out, backend, max_running).run()

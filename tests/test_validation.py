@@ -16,6 +16,8 @@ EXPECTED = {
     "absurd_trials": "budget.trials: expected an integer from 1 to 10000000",
     "bad_mode": 'mode: expected "min" or "max"',
     "bare_space_without_objective": "objective: missing",
+    "input_missing": "inputs.train: no such file or folder",
+    "inputs_not_paths": "inputs.train: expected a path, got 3",
     "budget_not_object": "budget: expected an object",
     "compute_classes_empty": "compute_classes: expected an object of classes",
     "dependency_cycle": "space.a: dependency cycle: a -> b -> a",

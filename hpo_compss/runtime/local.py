@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..experiment import ComputeClass
-from .process import WorkerProcess, death_reason, worker_environment
+from .engine import Finished
+from .process import WorkerProcess, death_reason, timeout_reason, worker_environment
 from .resources import Assignment, Machine, ResourcePool
 
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
@@ -48,18 +49,10 @@ class _Worker:
     deadline: float = float("inf")
 
 
-@dataclass(frozen=True)
-class Finished:
-    """A trial that ended on an engine: the task as submitted and the outcome the runner (or we) wrote."""
-
-    task: dict
-    outcome: dict
-    #: where it ran; None for a trial that never ran (its config could not be built)
-    assignment: Assignment | None
-
-
 class LocalEngine:
     """Runs trials on this machine's cores and GPUs; see the module docstring."""
+
+    name = "local"
 
     def __init__(self, machine: Machine, classes: list[ComputeClass], objective: str, study_dir: Path,
                  timeout: float | None = None, fresh_process: bool = False):
@@ -74,6 +67,9 @@ class LocalEngine:
         #: moving average of each class's trial durations, to decide about prefetching
         self.durations: dict[str, float] = {}
         self._log = open(self.study_dir / "workers.log", "ab")
+
+    def describe(self) -> str:
+        return f"local engine on {self.pool.machine.describe()}"
 
     @property
     def running(self) -> int:
@@ -141,7 +137,7 @@ class LocalEngine:
                 self._replace(worker)
             elif now >= worker.deadline:
                 worker.process.kill()
-                finished.append(self._done(worker, self._failure(worker, f"timeout: killed after {self.timeout:g} s")))
+                finished.append(self._done(worker, self._failure(worker, timeout_reason(self.timeout))))
                 self._replace(worker)
         return finished
 

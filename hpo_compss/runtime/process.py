@@ -98,6 +98,10 @@ class WorkerProcess:
                 "cores": list(cores), "gpus": list(gpus), "start": start, "end": time.time()}
 
 
+def timeout_reason(seconds: float) -> str:
+    return f"timeout: killed after {seconds:g} s"
+
+
 def death_reason(status: int) -> str:
     if status < 0:
         name = signal.Signals(-status).name

@@ -16,12 +16,55 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
 
 from .objective import wants_trial
 
 MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class TrialResources:
+    """The cores, GPUs and thread count a trial was given by the backend that placed it."""
+
+    cores: tuple[int, ...]
+    gpus: tuple[str, ...]
+    threads: int
+    #: "compss" inside a COMPSs task, "local" in a local engine worker, "none" elsewhere
+    backend: str
+
+
+def trial_resources(environ: Mapping[str, str] = os.environ) -> TrialResources:
+    """What this process may use: COMPSs' binding (``COMPSS_BINDED_CPUS``, ``COMPSS_BINDED_GPUS``,
+    ``COMPSS_NUM_THREADS``) inside a COMPSs task, else the local engine's slot, else the process's own view."""
+    affinity = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
+    visible = _ids(environ.get("CUDA_VISIBLE_DEVICES", ""))
+    if "COMPSS_NUM_THREADS" in environ or "COMPSS_BINDED_CPUS" in environ:
+        cores = _cores(environ.get("COMPSS_BINDED_CPUS", "")) or affinity
+        gpus = _ids(environ.get("COMPSS_BINDED_GPUS", "")) or visible
+        threads = environ.get("COMPSS_NUM_THREADS", "")
+        backend = "compss"
+    else:
+        cores = _cores(environ.get("HPO_COMPSS_CORES", "")) or affinity
+        gpus = visible
+        threads = environ.get("OMP_NUM_THREADS", "")
+        backend = "local" if "HPO_COMPSS_STUDY" in environ else "none"
+    return TrialResources(cores, gpus, int(threads) if threads.isdigit() else max(1, len(cores)), backend)
+
+
+def _cores(text: str) -> tuple[int, ...]:
+    """Core ids from "0,1,2" or "0-3,8" (what COMPSs and taskset print); nothing usable gives ()."""
+    cores: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            cores.update(range(int(low), int(high or low) + 1))
+    return tuple(sorted(cores))
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(i for i in (part.strip() for part in text.split(",")) if i and i not in ("-", "none", "NoDevFiles"))
 
 
 @dataclass(frozen=True)
@@ -37,6 +80,8 @@ class TrialContext:
     cores: tuple[int, ...]
     gpus: tuple[str, ...]
     threads: int
+    #: the experiment's input files and folders by name, as paths on the node running the trial
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def workdir(self) -> str:
@@ -60,11 +105,11 @@ class InvalidResult(ValueError):
 def run_trial(objective: Callable, task: dict) -> dict:
     """Run ``objective`` on ``task["config"]`` and return the outcome (never raises)."""
     global _current
-    cores = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
-    gpus = tuple(g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g)
+    placed = trial_resources()
     context = TrialContext(task["trial"], task["config_id"], task["repeat"], task["attempt"], task["seed"],
-                           task["workdir"], cores, gpus, int(os.environ.get("OMP_NUM_THREADS", len(cores) or 1)))
-    outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "cores": list(cores), "gpus": list(gpus)}
+                           task["workdir"], placed.cores, placed.gpus, placed.threads, task.get("inputs", {}))
+    outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
+                               "cores": list(placed.cores), "gpus": list(placed.gpus)}
     with _captured_output(task["workdir"], task["attempt"]):
         _seed_everything(task["seed"])
         _current = context

@@ -1,0 +1,211 @@
+"""The COMPSs backend: every trial a PyCOMPSs task, placed, bound and staged by the runtime.
+
+The runtime has no "wait for any", so results do not travel through futures: each task writes its
+outcome into the study's inbox (``inbox``) and this engine polls the folder; futures are only used
+to reap tasks. A trial lost without a word (its node died, the runtime killed its task, the worker
+could not import the package) is noticed when its heartbeat goes stale, or, before it ever started,
+when nothing at all has happened for ``IDLE_SECONDS``: only then does the engine block on its future.
+All tasks belong to one ``TaskGroup``, so stopping a study cancels what is queued or running with
+``compss_cancel_group``.
+
+pycompss is imported here only, and this module only when the COMPSs backend is chosen.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..experiment import ComputeClass, Experiment
+from . import inbox
+from .engine import Finished
+from .resources import Assignment, Machine
+
+#: polling of the inbox: from this interval, slowing down to the next while nothing arrives
+POLL_SECONDS = (0.05, 1.0)
+#: with no trial seen alive and no news for this long, block on the oldest task to learn its fate
+IDLE_SECONDS = 10.0
+#: a heartbeat older than this means the trial's task is gone
+STALE_SECONDS = 4 * inbox.HEARTBEAT_SECONDS
+
+
+def compss_context() -> str | None:
+    """"runtime" inside runcompss/enqueue_compss, "sequential" when pycompss is importable, else None."""
+    try:
+        from pycompss.util import context
+    except ImportError:
+        return None
+    # 3.x keeps the state in a CONTEXT object, 2.x in module-level functions
+    in_pycompss = getattr(getattr(context, "CONTEXT", context), "in_pycompss")
+    return "runtime" if in_pycompss() else "sequential"
+
+
+@dataclass(eq=False)
+class _Trial:
+    task: dict
+    cls: ComputeClass
+    future: Any = None
+    #: last sign of life (the heartbeat file's time), None until the task has started
+    beat: float | None = None
+
+
+class CompssEngine:
+    """Runs trials as COMPSs tasks; see the module docstring."""
+
+    name = "compss"
+
+    def __init__(self, experiment: Experiment, study_dir: Path, machine: Machine, max_running: int | None = None):
+        from pycompss.api.api import TaskGroup, compss_cancel_group, compss_get_number_of_resources, compss_wait_on
+
+        from . import compss_tasks
+
+        self.sequential = compss_context() != "runtime"
+        self.classes = experiment.compute_classes
+        self.objective = experiment.objective
+        self.study_dir = str(Path(study_dir).resolve())
+        self.timeout = experiment.timeout
+        files = {name: path for name, path in experiment.inputs.items() if os.path.isfile(path)}
+        folders = {name: path for name, path in experiment.inputs.items() if name not in files}
+        self.names = [*files, *folders]
+        self.files = list(files.values()) or None
+        self.folders = list(folders.values())
+        self.functions: dict[str, Callable] = {
+            cls.name: compss_tasks.task_for(cls, bool(files), experiment.timeout) for cls in self.classes}
+        self.workers = 1 if self.sequential else max(1, int(compss_get_number_of_resources()))
+        self.capacity = {cls.name: 1 if self.sequential else _capacity(cls, self.workers, machine)
+                         for cls in self.classes}
+        self.max_running = 1 if self.sequential else max_running or sum(self.capacity.values())
+        self._wait_on = compss_wait_on
+        self._cancel_group = compss_cancel_group
+        self.group_name = f"hpo-compss-{os.getpid()}"
+        self._group = TaskGroup(self.group_name, implicit_barrier=False)
+        self._group.__enter__()
+        self.trials: dict[inbox.Key, _Trial] = {}
+        self._journaled: list[inbox.Key] = []  # outcomes returned by wait: deleted from the inbox once journaled
+        self._news = time.monotonic()
+
+    def describe(self) -> str:
+        if self.sequential:
+            return "COMPSs binding in sequential mode (not inside the runtime: one trial at a time)"
+        per_class = ", ".join(f"{name} {n}" for name, n in self.capacity.items())
+        return f"COMPSs runtime with {self.workers} worker(s), up to {self.max_running} trials at once ({per_class})"
+
+    @property
+    def running(self) -> int:
+        return len(self.trials)
+
+    def free_class(self) -> ComputeClass | None:
+        if self.running >= self.max_running:
+            return None
+        return next((cls for cls in self.classes
+                     if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]), None)
+
+    def submit(self, task: dict, cls: ComputeClass) -> None:
+        """Hand the trial to the runtime (in sequential mode, run it now)."""
+        entry = _Trial(task, cls)
+        self.trials[(task["trial"], task["attempt"])] = entry  # first: an interruption cancels it
+        memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
+        entry.future = self.functions[cls.name](task, self.objective, self.study_dir, self.timeout, self.names,
+                                                cls.cpus, memory, self.files, *self.folders)
+
+    def wait(self, timeout: float | None) -> list[Finished]:
+        self._forget_journaled()
+        limit = math.inf if timeout is None else time.monotonic() + timeout
+        pause = POLL_SECONDS[0]
+        while self.trials:
+            finished = self._harvest() or self._lost()
+            now = time.monotonic()
+            if finished or now >= limit:
+                return finished
+            time.sleep(min(pause, limit - now))
+            pause = min(pause * 1.5, POLL_SECONDS[1])
+        return []
+
+    def cancel(self, reason: str) -> list[Finished]:
+        """Keep what finished, cancel the rest (queued or running) through the task group."""
+        finished = self._harvest()
+        if self.trials:
+            self._cancel_group(self.group_name)
+        end = time.time()
+        for entry in self.trials.values():
+            finished.append(Finished(entry.task, {"status": "cancelled", "reason": reason, "end": end},
+                                     Assignment(entry.cls, (), ())))
+        self.trials.clear()
+        return finished
+
+    def close(self) -> None:
+        self._forget_journaled()
+        self._group.__exit__(None, None, None)
+
+    def __enter__(self) -> "CompssEngine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _harvest(self) -> list[Finished]:
+        """Outcomes in the inbox for our trials; heartbeats noted on the way."""
+        mail = inbox.collect(self.study_dir)
+        finished = [self._finish(key, mail.outcomes[key]) for key in list(self.trials) if key in mail.outcomes]
+        for key, beat in mail.running.items():
+            if key in self.trials and self.trials[key].beat != beat:
+                self.trials[key].beat = beat
+                self._news = time.monotonic()
+        if finished:
+            self._wait_on(*(item.future for item in finished))  # reap: these tasks are done or about to be
+        return [item.finished for item in finished]
+
+    def _lost(self) -> list[Finished]:
+        """Learn the fate of a task that stopped beating, or of the oldest when nothing else is alive."""
+        now = time.time()
+        stale = [key for key, entry in self.trials.items() if entry.beat is not None and now - entry.beat > STALE_SECONDS]
+        alive = any(entry.beat is not None and now - entry.beat <= STALE_SECONDS for entry in self.trials.values())
+        if not stale and (alive or time.monotonic() - self._news < IDLE_SECONDS):
+            return []
+        key = stale[0] if stale else next(iter(self.trials))
+        returned = self._wait_on(self.trials[key].future)
+        self._news = time.monotonic()
+        outcome = inbox.collect(self.study_dir).outcomes.get(key)
+        if outcome is None:  # no shared file system, or it really was lost: the task's return value says which
+            outcome = returned if isinstance(returned, dict) and "status" in returned else _lost_outcome()
+        return [self._finish(key, outcome).finished]
+
+    def _finish(self, key: inbox.Key, outcome: dict) -> "_Reaped":
+        entry = self.trials.pop(key)
+        self._journaled.append(key)
+        self._news = time.monotonic()
+        assignment = Assignment(entry.cls, tuple(outcome.get("cores", ())), tuple(outcome.get("gpus", ())))
+        return _Reaped(Finished(entry.task, outcome, assignment), entry.future)
+
+    def _forget_journaled(self) -> None:
+        for key in self._journaled:
+            inbox.discard(self.study_dir, key)
+            inbox.discard(self.study_dir, key, ".running")
+        self._journaled.clear()
+
+
+@dataclass(frozen=True)
+class _Reaped:
+    finished: Finished
+    future: Any
+
+
+def _lost_outcome() -> dict:
+    from .compss_tasks import LOST
+
+    now = time.time()
+    return {**LOST, "start": now, "end": now}
+
+
+def _capacity(cls: ComputeClass, workers: int, node: Machine) -> int:
+    """How many trials of ``cls`` to keep with the runtime: its ``max_tasks``, else what ``workers`` nodes
+    like this one hold (the runtime queues any excess, so an estimate is enough)."""
+    if cls.max_tasks is not None:
+        return cls.max_tasks
+    per_node = len(node.cores) // cls.cpus
+    if cls.gpus and node.gpus:
+        per_node = min(per_node, len(node.gpus) // cls.gpus)
+    return workers * max(1, per_node)

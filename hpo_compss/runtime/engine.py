@@ -1,0 +1,53 @@
+"""What the driver needs of a backend: the five calls both engines answer, and what they return."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..experiment import ComputeClass
+from .resources import Assignment
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A trial that ended on an engine: the task as submitted and the outcome the runner (or we) wrote."""
+
+    task: dict
+    outcome: dict
+    #: where it ran; None for a trial that never ran (its config could not be built)
+    assignment: Assignment | None
+
+
+class Engine(Protocol):
+    """Runs trials; knows nothing of search. ``LocalEngine`` and ``CompssEngine`` implement it."""
+
+    #: "local" or "compss", for the journal
+    name: str
+    #: the compute classes it places trials of
+    classes: list[ComputeClass]
+
+    @property
+    def running(self) -> int:
+        """Trials submitted and not yet returned by ``wait`` or ``cancel``."""
+
+    def describe(self) -> str:
+        """Where trials run, for the start-up line."""
+
+    def free_class(self) -> ComputeClass | None:
+        """A class with room for one more trial now, or None."""
+
+    def submit(self, task: dict, cls: ComputeClass) -> None:
+        """Start ``task`` as a trial of ``cls`` (the caller checked ``free_class``)."""
+
+    def wait(self, timeout: float | None) -> list[Finished]:
+        """Trials that ended within ``timeout`` seconds (maybe none)."""
+
+    def cancel(self, reason: str) -> list[Finished]:
+        """Stop every running trial; each is returned (cancelled, unless it had finished)."""
+
+    def close(self) -> None:
+        """Release workers and runtime resources."""
+
+    def __enter__(self) -> "Engine": ...
+
+    def __exit__(self, *exc: object) -> None: ...

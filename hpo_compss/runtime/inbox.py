@@ -1,0 +1,101 @@
+"""Trial outcomes as files in the study folder: how trials on other nodes report to the driver.
+
+COMPSs has no "wait for any", so a trial's task writes ``inbox/<trial>.<attempt>.json`` (a temporary
+file, then a rename: never seen half-written) into the study folder on the shared file system, and
+while it runs keeps ``inbox/<trial>.<attempt>.running`` fresh as a heartbeat. The driver polls the
+folder, journals what it finds, then deletes it. An outcome written while no driver was running is
+still there when the study resumes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER = "inbox"
+#: how often a running trial's task refreshes its heartbeat
+HEARTBEAT_SECONDS = 30.0
+
+Key = tuple[int, int]  # (trial, attempt)
+
+
+def _path(study_dir: str | Path, key: Key, suffix: str) -> str:
+    return os.path.join(study_dir, FOLDER, f"{key[0]}.{key[1]}{suffix}")
+
+
+def announce(study_dir: str | Path, task: dict, info: dict) -> str:
+    """Say that a trial has started (and where); returns the heartbeat file to ``touch``."""
+    os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
+    path = _path(study_dir, (task["trial"], task["attempt"]), ".running")
+    _write_atomically(path, info)
+    return path
+
+
+def touch(heartbeat: str) -> None:
+    try:
+        os.utime(heartbeat)
+    except FileNotFoundError:
+        pass
+
+
+def deliver(study_dir: str | Path, task: dict, outcome: dict) -> None:
+    """Leave a trial's outcome for the driver, then retire its heartbeat."""
+    key = (task["trial"], task["attempt"])
+    os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
+    _write_atomically(_path(study_dir, key, ".json"), outcome)
+    discard(study_dir, key, ".running")
+
+
+@dataclass
+class Mail:
+    #: outcomes waiting, by (trial, attempt)
+    outcomes: dict[Key, dict]
+    #: trials that announced themselves and have no outcome yet: when each last showed a sign of life
+    running: dict[Key, float]
+
+
+def collect(study_dir: str | Path) -> Mail:
+    """Everything in the inbox now; an unreadable outcome (a foreign or broken file) is skipped."""
+    mail = Mail({}, {})
+    try:
+        entries = list(os.scandir(os.path.join(study_dir, FOLDER)))
+    except FileNotFoundError:
+        return mail
+    for entry in entries:
+        stem, dot, suffix = entry.name.partition(".")
+        number, _, kind = suffix.partition(".")
+        if not (stem.isdigit() and number.isdigit()):
+            continue
+        key = (int(stem), int(number))
+        if kind == "json":
+            try:
+                with open(entry.path) as handle:
+                    mail.outcomes[key] = json.load(handle)
+            except (OSError, ValueError):
+                continue
+        elif kind == "running":
+            try:
+                mail.running[key] = entry.stat().st_mtime
+            except FileNotFoundError:
+                continue
+    for key in mail.outcomes:
+        mail.running.pop(key, None)
+    return mail
+
+
+def discard(study_dir: str | Path, key: Key, suffix: str = ".json") -> None:
+    try:
+        os.unlink(_path(study_dir, key, suffix))
+    except FileNotFoundError:
+        pass
+
+
+def _write_atomically(path: str, data: dict) -> None:
+    temporary = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

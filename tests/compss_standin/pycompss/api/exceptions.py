@@ -1,0 +1,2 @@
+class COMPSsException(Exception):
+    """Raised by a task to cancel its task group."""
