@@ -89,8 +89,8 @@ class Experiment:
             data["description"] = self.description
         if self.inputs:
             data["inputs"] = dict(self.inputs)
-        if self.space is not None:
-            data["space"] = self.space.to_json()
+        # always present (null for an explicit list of configs), or the stored file would read as the bare form
+        data["space"] = self.space.to_json() if self.space is not None else None
         if self.seconds is not None:
             data["budget"]["seconds"] = self.seconds
         if self.timeout is not None:

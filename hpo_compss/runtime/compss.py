@@ -3,8 +3,9 @@
 The runtime has no "wait for any", so results do not travel through futures: each task writes its
 outcome into the study's inbox (``inbox``) and this engine polls the folder; futures are only used
 to reap tasks. A trial lost without a word (its node died, the runtime killed its task, the worker
-could not import the package) is noticed when its heartbeat goes stale, or, before it ever started,
-when nothing at all has happened for ``IDLE_SECONDS``: only then does the engine block on its future.
+could not import the package) is noticed when its task's process is gone (on this host) or its
+heartbeat goes stale (elsewhere), or, before it ever started, when nothing at all has happened for
+``IDLE_SECONDS``: only then does the engine block on its future.
 All tasks belong to one ``TaskGroup``, so stopping a study cancels what is queued or running with
 ``compss_cancel_group``.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,16 @@ class _Trial:
     future: Any = None
     #: last sign of life (the heartbeat file's time), None until the task has started
     beat: float | None = None
+    #: where its task runs, from its announcement: (host, pid)
+    where: tuple[str, int] | None = None
+
+    def gone(self, now: float, host: str) -> bool:
+        """Has its task stopped without reporting: a stale heartbeat, or a dead process on this host?"""
+        if self.beat is None:
+            return False
+        if now - self.beat > STALE_SECONDS:
+            return True
+        return self.where is not None and self.where[0] == host and not _process_exists(self.where[1])
 
 
 class CompssEngine:
@@ -86,6 +98,7 @@ class CompssEngine:
         self.trials: dict[inbox.Key, _Trial] = {}
         self._journaled: list[inbox.Key] = []  # outcomes returned by wait: deleted from the inbox once journaled
         self._news = time.monotonic()
+        self.host = socket.gethostname()
 
     def describe(self) -> str:
         if self.sequential:
@@ -151,21 +164,25 @@ class CompssEngine:
         mail = inbox.collect(self.study_dir)
         finished = [self._finish(key, mail.outcomes[key]) for key in list(self.trials) if key in mail.outcomes]
         for key, beat in mail.running.items():
-            if key in self.trials and self.trials[key].beat != beat:
-                self.trials[key].beat = beat
+            entry = self.trials.get(key)
+            if entry is not None and entry.beat != beat:
+                if entry.where is None:
+                    said = inbox.announcement(self.study_dir, key)
+                    entry.where = (said["host"], said["pid"]) if "host" in said and "pid" in said else None
+                entry.beat = beat
                 self._news = time.monotonic()
         if finished:
             self._wait_on(*(item.future for item in finished))  # reap: these tasks are done or about to be
         return [item.finished for item in finished]
 
     def _lost(self) -> list[Finished]:
-        """Learn the fate of a task that stopped beating, or of the oldest when nothing else is alive."""
+        """Learn the fate of a task that is gone, or of the oldest when no trial is seen alive for a while."""
         now = time.time()
-        stale = [key for key, entry in self.trials.items() if entry.beat is not None and now - entry.beat > STALE_SECONDS]
-        alive = any(entry.beat is not None and now - entry.beat <= STALE_SECONDS for entry in self.trials.values())
-        if not stale and (alive or time.monotonic() - self._news < IDLE_SECONDS):
+        gone = [key for key, entry in self.trials.items() if entry.gone(now, self.host)]
+        alive = any(entry.beat is not None for entry in self.trials.values())
+        if not gone and (alive or time.monotonic() - self._news < IDLE_SECONDS):
             return []
-        key = stale[0] if stale else next(iter(self.trials))
+        key = gone[0] if gone else next(iter(self.trials))
         returned = self._wait_on(self.trials[key].future)
         self._news = time.monotonic()
         outcome = inbox.collect(self.study_dir).outcomes.get(key)
@@ -191,6 +208,16 @@ class CompssEngine:
 class _Reaped:
     finished: Finished
     future: Any
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _lost_outcome() -> dict:

@@ -85,6 +85,15 @@ def collect(study_dir: str | Path) -> Mail:
     return mail
 
 
+def announcement(study_dir: str | Path, key: Key) -> dict:
+    """What a running trial's task said of itself (host, pid, start); {} if it is gone or unreadable."""
+    try:
+        with open(_path(study_dir, key, ".running")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
 def discard(study_dir: str | Path, key: Key, suffix: str = ".json") -> None:
     try:
         os.unlink(_path(study_dir, key, suffix))

@@ -33,8 +33,10 @@ def log(event: str, **fields: Any) -> None:
     path = os.environ.get("PYCOMPSS_STANDIN_LOG")
     if not path:
         return
+    from ..util.context import CONTEXT
+
     with _log_lock, open(path, "a") as handle:
-        handle.write(json.dumps({"event": event, "time": time.time(), **fields}, default=repr) + "\n")
+        handle.write(json.dumps({"event": event, "role": CONTEXT.role, "time": time.time(), **fields}, default=repr) + "\n")
 
 
 class Future:

@@ -1,0 +1,292 @@
+"""The COMPSs backend end to end, through the pycompss stand-in in tests/compss_standin (no Java runtime).
+
+Each study runs as PyCOMPSs users run it, ``runcompss --lang=python --pythonpath=... main.py EXP``,
+with the stand-in's launcher; the stand-in logs every decorator argument and API call, and rejects
+what the binding or the Java runtime would reject.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpo_compss.experiment import ComputeClass
+from conftest import ROOT, cli, journal, objective, trial_records, wait_for_no_processes, write_experiment
+from objectives import expected_failure
+
+STANDIN = Path(__file__).resolve().parent / "compss_standin"
+
+
+def standin_env(tmp_path: Path, nodes: int = 1, cpus: int = 2, gpus: int = 0) -> dict:
+    return {**os.environ, "PYCOMPSS_STANDIN_LOG": str(tmp_path / "standin.log"), "PYCOMPSS_STANDIN_NODES": str(nodes),
+            "PYCOMPSS_STANDIN_CPUS": str(cpus), "PYCOMPSS_STANDIN_GPUS": str(gpus)}
+
+
+def runcompss(experiment: Path, study: Path, env: dict, *extra: str, background: bool = False):
+    command = [sys.executable, str(STANDIN / "runcompss.py"), "--lang=python", f"--pythonpath={ROOT}",
+               str(ROOT / "main.py"), str(experiment), "--study-dir", str(study), *extra]
+    if background:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def standin_log(tmp_path: Path, event: str, role: str = "master") -> list[dict]:
+    """What the stand-in logged in the application's master process (role "out" in sequential mode)."""
+    path = tmp_path / "standin.log"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line["event"] == event and line["role"] == role]
+
+
+def explicit(configs: list[dict], **fields) -> dict:
+    return {"algorithm": {"name": "explicit", "configs": configs}, "space": None, **fields}
+
+
+def test_two_compute_classes_run_as_tasks_with_their_constraints(tmp_path):
+    data = json.loads((ROOT / "configs" / "svm_digits.json").read_text())
+    data.pop("$schema")
+    data["budget"] = {"trials": 6}
+    data["compute_classes"] = {"cpu": {"cpus": 1}, "gpu": {"cpus": 1, "gpus": 1}}
+    experiment = write_experiment(tmp_path, data)
+    study = tmp_path / "study"
+    done = runcompss(experiment, study, standin_env(tmp_path, cpus=2, gpus=2))
+    assert done.returncode == 0, done.stderr
+    assert "COMPSs runtime with 1 worker(s)" in done.stdout
+
+    decorated = {(d["function"], d["decorator"]): d["arguments"] for d in standin_log(tmp_path, "decorate")}
+    lost = decorated[("trial", "on_failure")]["returns"]
+    assert decorated[("trial", "on_failure")] == {"management": "IGNORE", "returns": lost}
+    assert lost["status"] == "failed" and lost["reason"].startswith("lost:")
+    assert decorated[("trial", "constraint")] == {"computing_units": "cores"}
+    assert decorated[("trial_c1g1", "constraint")] == {
+        "processors": [{"processorType": "CPU", "computingUnits": "1"}, {"processorType": "GPU", "computingUnits": "1"}]}
+    for name in ("trial", "trial_c1g1"):
+        assert decorated[(name, "task")] == {"returns": 1, "time_out": 60 + 60, "varargs_type": "DIRECTORY_IN"}
+
+    calls = standin_log(tmp_path, "call")
+    assert {c["function"] for c in calls} == {"trial", "trial_c1g1"}
+    for call in calls:
+        assert call["on_failure"] == "IGNORE" and call["groups"] == [calls[0]["groups"][0]]
+        assert call["needs"] == {"cpus": 1, "gpus": 1 if call["function"] == "trial_c1g1" else 0, "memory_gb": None}
+    complete = trial_records(study, "complete")
+    assert len(complete) == 6
+    for record in complete:
+        assert len(record["cores"]) == 1
+        assert (record["class"] == "gpu") == bool(record["gpus"])
+        assert set(record["gpus"]) <= {"0", "1"}
+    started = [r for r in journal(study) if r.get("study") == "started"]
+    assert started[0]["backend"] == "compss"
+    status = cli("status", str(study), "--json")
+    assert json.loads(status.stdout)["n_complete"] == 6
+
+
+def test_a_trial_gets_the_cores_gpus_and_threads_the_runtime_bound(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("placement"),
+                                             **explicit([{"x": 0.1}, {"x": 0.2}, {"x": 0.3}]),
+                                             "compute_classes": {"wide": {"cpus": 2, "gpus": 1, "memory_gb": 1.5}}})
+    study = tmp_path / "study"
+    done = runcompss(experiment, study, standin_env(tmp_path, cpus=4, gpus=2))
+    assert done.returncode == 0, done.stderr
+    call = standin_log(tmp_path, "call")[0]
+    assert call["function"] == "trial_c2g1_mem"
+    assert call["constraints"]["memory_size"] == "1.5" and call["needs"] == {"cpus": 2, "gpus": 1, "memory_gb": 1.5}
+    starts = {s["task"]: s for s in standin_log(tmp_path, "start")}
+    records = trial_records(study, "complete")
+    assert len(records) == 3
+    for record in records:
+        extras = record["extras"]
+        assert extras["threads"] == 2 and extras["omp"] == "2"
+        assert len(extras["context_cores"]) == 2 and extras["context_cores"] == record["cores"]
+        assert extras["cuda"] == ",".join(extras["context_gpus"]) and len(extras["context_gpus"]) == 1
+        assert any(s["cores"] == extras["context_cores"] and [str(g) for g in s["gpus"]] == extras["context_gpus"]
+                   for s in starts.values())
+
+
+def test_failures_timeouts_and_crashes_are_recorded_and_retried(tmp_path):
+    values = [0.1, 0.25, 0.35, 0.42, 0.9]
+    experiment = write_experiment(tmp_path, {"objective": objective("faulty"), **explicit([{"u": u} for u in values]),
+                                             "timeout": 1.5, "retries": 1})
+    study = tmp_path / "study"
+    done = runcompss(experiment, study, standin_env(tmp_path, cpus=2))
+    assert done.returncode == 0, done.stderr
+    by_trial: dict[int, list[dict]] = {}
+    for record in trial_records(study):
+        if record["status"] != "running":
+            by_trial.setdefault(record["trial"], []).append(record)
+    for trial, u in enumerate(values):
+        reason = expected_failure(u)
+        records = by_trial[trial]
+        if reason is None:
+            assert [r["status"] for r in records] == ["complete"]
+        else:
+            assert [(r["status"], r["attempt"]) for r in records] == [("failed", 1), ("failed", 2)]
+            assert all(r["reason"].startswith(reason) for r in records), records
+    assert standin_log(tmp_path, "decorate")[0]["arguments"]["time_out"] == 2 + 60
+    assert wait_for_no_processes(study) == []
+
+
+def test_a_task_that_dies_without_reporting_is_recorded_as_lost_and_retried(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("kills_its_task"),
+                                             **explicit([{"x": 0.2}, {"x": 0.9}]), "retries": 1})
+    study = tmp_path / "study"
+    done = runcompss(experiment, study, standin_env(tmp_path, cpus=2))
+    assert done.returncode == 0, done.stderr
+    failed = trial_records(study, "failed")
+    assert [(r["trial"], r["attempt"]) for r in failed] == [(1, 1), (1, 2)]
+    assert all(r["reason"].startswith("lost: the COMPSs task ended without reporting") for r in failed)
+    assert [r["trial"] for r in trial_records(study, "complete")] == [0]
+
+
+def test_reaching_the_target_cancels_the_task_group(tmp_path):
+    configs = [{"x": 0.3, "sleep": 0.2}] + [{"x": 0.9, "sleep": 60}] * 3
+    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"), **explicit(configs),
+                                             "stop": {"target": 0.01}})
+    study = tmp_path / "study"
+    started = time.monotonic()
+    done = runcompss(experiment, study, standin_env(tmp_path, nodes=2, cpus=2), "--max-running", "3")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 50
+    group = standin_log(tmp_path, "call")[0]["groups"][0]
+    assert {"event": "api", "name": "compss_cancel_group", "group": group}.items() <= next(
+        e for e in standin_log(tmp_path, "api") if e["name"] == "compss_cancel_group").items()
+    assert [r["trial"] for r in trial_records(study, "cancelled")] == [1, 2]
+    assert "target 0.01 reached by trial 0" in journal(study)[-1]["reason"]
+    assert wait_for_no_processes(study) == []
+
+
+def test_inputs_reach_trials_as_staged_files_and_folders(tmp_path):
+    (tmp_path / "table.txt").write_text("1")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "weights.txt").write_text("10")
+    data = {"objective": objective("reads_inputs"), **explicit([{"x": 0.5}]),
+            "inputs": {"table": "table.txt", "assets": "assets"}}
+    experiment = write_experiment(tmp_path, data)
+    done = runcompss(experiment, tmp_path / "compss", standin_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    staged = {s["kind"]: s for s in standin_log(tmp_path, "stage")}
+    assert set(staged) == {"file", "directory"}
+    [record] = trial_records(tmp_path / "compss", "complete")
+    assert record["value"] == 11.5
+    assert record["extras"]["table"] == staged["file"]["target"] != str(tmp_path / "table.txt")
+    assert record["extras"]["assets"] == staged["directory"]["target"]
+
+    local = cli("run", str(experiment), "--study-dir", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr
+    [record] = trial_records(tmp_path / "local", "complete")
+    assert (record["value"], record["extras"]["table"]) == (11.5, str(tmp_path / "table.txt"))
+
+
+def test_outcomes_delivered_while_the_driver_was_down_are_kept_on_resume(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"),
+                                             **explicit([{"x": 0.1, "sleep": 3}, {"x": 0.2, "sleep": 3}])})
+    study = tmp_path / "study"
+    driver = runcompss(experiment, study, standin_env(tmp_path, cpus=2), background=True)
+    inbox = study / "inbox"
+    deadline = time.monotonic() + 60
+    while len(list(inbox.glob("*.running"))) < 2:
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.communicate()
+    while len(list(inbox.glob("*.json"))) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    resumed = cli("resume", str(study), "--backend", "local")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 trial(s) finished while no driver was running" in resumed.stdout
+    ended = sorted((r["trial"], r["status"], r["attempt"]) for r in trial_records(study) if r["status"] != "running")
+    assert ended == [(0, "complete", 1), (1, "complete", 1)]
+    assert list(inbox.iterdir()) == []
+
+
+def test_backend_compss_outside_the_runtime_runs_the_binding_sequential_mode(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"),
+                                             **explicit([{"x": 0.1}, {"x": 0.4}]), "timeout": 30})
+    env = {**standin_env(tmp_path), "PYTHONPATH": str(STANDIN)}
+    done = cli("run", str(experiment), "--study-dir", str(tmp_path / "study"), "--backend", "compss", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "sequential mode, one trial at a time" in done.stderr
+    assert "COMPSs binding in sequential mode" in done.stdout
+    assert len(trial_records(tmp_path / "study", "complete")) == 2
+    assert [r["backend"] for r in journal(tmp_path / "study") if r.get("study") == "started"] == ["compss"]
+    assert standin_log(tmp_path, "call") == []  # nothing was submitted to a runtime: the functions ran directly
+    auto = cli("run", str(experiment), "--study-dir", str(tmp_path / "auto"), env=env)
+    assert [r["backend"] for r in journal(tmp_path / "auto") if r.get("study") == "started"] == ["local"], auto.stderr
+
+
+def test_backend_compss_without_pycompss_is_a_one_line_error(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"), **explicit([{"x": 0.1}])})
+    done = cli("run", str(experiment), "--study-dir", str(tmp_path / "study"), "--backend", "compss")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--backend: compss needs the PyCOMPSs binding" in done.stderr
+    assert not (tmp_path / "study").exists()
+
+
+@pytest.fixture
+def binding(monkeypatch):
+    """The stand-in binding imported in this process (outside the runtime), removed again afterwards."""
+    monkeypatch.syspath_prepend(str(STANDIN))
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] == "pycompss" or m.endswith("compss_tasks")]:
+        del sys.modules[name]
+
+
+def test_every_task_shape_passes_the_binding_and_runtime_checks(binding):
+    from pycompss.standin import rules
+
+    from hpo_compss.runtime import compss_tasks
+
+    shapes = [(ComputeClass("a", cpus=3), False, (3, 0, None)),
+              (ComputeClass("b", cpus=2, memory_gb=0.5), True, (2, 0, 0.5)),
+              (ComputeClass("c", cpus=8, gpus=4, memory_gb=64), True, (8, 4, 64.0))]
+    for cls, files, needs in shapes:
+        name = compss_tasks.task_name(cls, files)
+        function = compss_tasks.task_for(cls, files, timeout=10.5)
+        failure, constraints, task_arguments = compss_tasks.decorator_arguments(name, 71)
+        rules.check_on_failure(failure)
+        inner = inspect.unwrap(function)
+        rules.check_task_keywords(inner, task_arguments)
+        memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
+        arguments = ({}, "m:f", "/s", 10.5, [], cls.cpus, memory, ["/x"] if files else None)
+        resolved = rules.resolve_dynamic(constraints, inner, arguments, {})
+        parsed = rules.parse(rules.describe(resolved))
+        assert (parsed.cpus, parsed.gpus, parsed.memory_gb) == needs, name
+        assert ("files" in task_arguments) == files
+
+
+@pytest.mark.parametrize("constraints, error", [
+    ({"processors": [{"processor_type": "GPU", "computingUnits": "1"}]}, "Unrecognised constraint processor_type"),
+    ({"processors": [{"processorType": "GPU", "computing_units": "1"}]}, "Unrecognised constraint computing_units"),
+    ({"processors": [{"processorType": "TPU", "computingUnits": "1"}]}, "ProcessorType.TPU"),
+    ({"gpus": 1}, "Unrecognised constraint gpus"),
+    ({"ComputingUnits": "cores"}, "is not a int"),  # not a spelling the binding resolves from a parameter
+    ({"memory_size": 2.5}, "must be str, int or list"),
+])
+def test_a_constraint_the_runtime_would_refuse_is_caught(binding, constraints, error):
+    from pycompss.standin import rules
+
+    def trial(task, cores):
+        return task
+
+    with pytest.raises(rules.Rejected, match=error):
+        rules.parse(rules.describe(rules.resolve_dynamic(constraints, trial, ({}, 4), {})))
+
+
+def test_a_misspelt_task_keyword_is_caught(binding):
+    from pycompss.api.parameter import FILE_IN
+    from pycompss.standin import rules
+
+    def trial(task, data):
+        return task
+
+    rules.check_task_keywords(trial, {"returns": 1, "time_out": 5, "data": FILE_IN})
+    with pytest.raises(rules.Rejected, match="'timeout' is neither a task option nor a parameter"):
+        rules.check_task_keywords(trial, {"returns": 1, "timeout": 5})
+    with pytest.raises(rules.Rejected, match="time_out must be a non-negative int"):
+        rules.check_task_keywords(trial, {"time_out": 2.5})
