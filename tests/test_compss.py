@@ -213,7 +213,9 @@ def test_backend_compss_outside_the_runtime_runs_the_binding_sequential_mode(tmp
     assert done.returncode == 0, done.stderr
     assert "sequential mode, one trial at a time" in done.stderr
     assert "COMPSs binding in sequential mode" in done.stdout
-    assert len(trial_records(tmp_path / "study", "complete")) == 2
+    complete = trial_records(tmp_path / "study", "complete")
+    assert len(complete) == 2
+    assert complete[0]["pid"] == complete[1]["pid"]  # the supervised child is kept for the next trial
     assert [r["backend"] for r in journal(tmp_path / "study") if r.get("study") == "started"] == ["compss"]
     assert standin_log(tmp_path, "call") == []  # nothing was submitted to a runtime: the functions ran directly
     auto = cli("run", str(experiment), "--study-dir", str(tmp_path / "auto"), env=env)
@@ -253,7 +255,7 @@ def test_every_task_shape_passes_the_binding_and_runtime_checks(binding):
         inner = inspect.unwrap(function)
         rules.check_task_keywords(inner, task_arguments)
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
-        arguments = ({}, "m:f", "/s", 10.5, [], cls.cpus, memory, ["/x"] if files else None)
+        arguments = ({}, "m:f", "/s", 10.5, False, [], cls.cpus, memory, ["/x"] if files else None)
         resolved = rules.resolve_dynamic(constraints, inner, arguments, {})
         parsed = rules.parse(rules.describe(resolved))
         assert (parsed.cpus, parsed.gpus, parsed.memory_gb) == needs, name

@@ -79,6 +79,7 @@ class CompssEngine:
         self.objective = experiment.objective
         self.study_dir = str(Path(study_dir).resolve())
         self.timeout = experiment.timeout
+        self.fresh_process = experiment.fresh_process
         files = {name: path for name, path in experiment.inputs.items() if os.path.isfile(path)}
         folders = {name: path for name, path in experiment.inputs.items() if name not in files}
         self.names = [*files, *folders]
@@ -121,8 +122,8 @@ class CompssEngine:
         entry = _Trial(task, cls)
         self.trials[(task["trial"], task["attempt"])] = entry  # first: an interruption cancels it
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
-        entry.future = self.functions[cls.name](task, self.objective, self.study_dir, self.timeout, self.names,
-                                                cls.cpus, memory, self.files, *self.folders)
+        entry.future = self.functions[cls.name](task, self.objective, self.study_dir, self.timeout, self.fresh_process,
+                                                self.names, cls.cpus, memory, self.files, *self.folders)
 
     def wait(self, timeout: float | None) -> list[Finished]:
         self._forget_journaled()

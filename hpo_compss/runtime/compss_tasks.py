@@ -69,11 +69,11 @@ def _build(name: str, time_out: int) -> Callable:
         return globals()[name]
     failure, constraints, task_arguments = decorator_arguments(name, time_out)
 
-    def trial(trial_task: dict, objective: str, study_dir: str, timeout: float | None, names: list,
-              cores: int, memory: str | None, files: list | None, *folders: str) -> dict:
+    def trial(trial_task: dict, objective: str, study_dir: str, timeout: float | None, fresh_process: bool,
+              names: list, cores: int, memory: str | None, files: list | None, *folders: str) -> dict:
         """Run one trial; ``files`` and ``folders`` are the inputs as staged on this node, named by ``names``."""
         inputs = dict(zip(names, [*(files or ()), *folders]))
-        return supervise(objective, {**trial_task, "inputs": inputs}, study_dir, timeout)
+        return supervise(objective, {**trial_task, "inputs": inputs}, study_dir, timeout, fresh_process)
 
     trial.__name__ = trial.__qualname__ = name
     function = on_failure(**failure)(constraint(**constraints)(task(**task_arguments)(trial)))
