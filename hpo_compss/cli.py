@@ -15,6 +15,11 @@ from typing import Sequence
 from .errors import ConfigError
 
 EXIT_USAGE = 2
+#: The driver's own linear algebra (a GP's matrices) is small: one BLAS thread, set before numpy
+#: loads, so it never fights the trials for their cores. Trials get their own counts (runtime.process).
+DRIVER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+for _name in DRIVER_THREAD_VARIABLES:
+    os.environ[_name] = "1"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, Key
 from .runtime.objective import ObjectiveError, load_objective
-from .search import Searcher, make_searcher
+from .search import SEARCHERS, Searcher, make_searcher
 from .space import Space, space_from_json
 
 KEYS = {
@@ -73,7 +73,7 @@ class Experiment:
     inputs: dict[str, str] = field(default_factory=dict)
 
     def searcher(self) -> Searcher:
-        return make_searcher(self.algorithm, self.space, self.seed)
+        return make_searcher(self.algorithm, self.space, self.seed, self.mode)
 
     def reached_target(self, value: float) -> bool:
         return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
@@ -148,10 +148,13 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     mode = _typed(data, "mode", str, "min")
     if mode not in ("min", "max"):
         raise ConfigError(("mode",), f"expected \"min\" or \"max\", got {mode!r}")
-    space = None if data.get("space") is None and _algorithm_name(data) == "explicit" else space_from_json(data.get("space"))
+    name = _algorithm_name(data)
+    searcher_class = SEARCHERS.get(name) if isinstance(name, str) else None
+    needs_space = searcher_class is None or searcher_class.needs_space
+    space = None if data.get("space") is None and not needs_space else space_from_json(data.get("space"))
     seed = seed if seed is not None else _integer(data, ("seed",), 0, 0, 2**63 - 1)
     algorithm = _algorithm(data, space)
-    searcher = make_searcher(algorithm, space, seed)
+    searcher = make_searcher(algorithm, space, seed, mode)
 
     budget = data.get("budget", {})
     if not isinstance(budget, dict):

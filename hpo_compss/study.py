@@ -30,12 +30,14 @@ from .runtime import inbox
 from .runtime.engine import Engine, Finished
 from .runtime.local import LocalEngine
 from .runtime.resources import Assignment, Machine, usable_classes
-from .search import Suggestion, trial_seed
+from .search import Background, Suggestion, trial_seed
 
 EXPERIMENT_FILE = "experiment.json"
 #: the sub-space name of a config whose dependent values could not be computed
 INVALID = "invalid"
 JOURNAL_FILE = "journal.jsonl"
+#: how often (s) the loop looks whether the searcher has a config ready, while trials run
+SUGGESTION_POLL = 0.02
 
 
 class Interrupted(Exception):
@@ -111,7 +113,8 @@ class Driver:
         self.journal = Journal(self.directory / JOURNAL_FILE)
         self.trials_dir = str(self.directory / "trials")
         self.ledger = Ledger(experiment.mode, experiment.repeats)
-        self.searcher = experiment.searcher()
+        self.searcher = Background(experiment.searcher())
+        self.awaiting = False  # a config was requested from the searcher and is not ready yet
         self.asked: dict[int, Suggestion] = {}
         self.pending: deque[dict] = deque()
         self.stale = 0  # configs finished since the best last improved (stop.patience)
@@ -130,6 +133,7 @@ class Driver:
                 return Outcome(self.ledger, self.stop_reason, 0.0)
             engine = self._engine()
             self._start_session(engine)
+            self.searcher.start()
             try:
                 with engine:
                     try:
@@ -140,6 +144,7 @@ class Driver:
                         self._stop()
                         raise
             finally:
+                self.searcher.close()
                 self.journal.close()
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
@@ -160,8 +165,9 @@ class Driver:
         mismatch = False
         for record in self.journal.read():
             if "trial" in record and record["config_id"] not in self.asked:
-                mismatch |= self._ask(record["config_id"]).config != record["config"]
-                self.asked[record["config_id"]] = Suggestion(record["config"], record.get("subspace", ""))
+                suggestion = Suggestion(record["config"], record.get("subspace", ""))
+                mismatch |= not self._restore(record["config_id"], suggestion)
+                self.asked[record["config_id"]] = suggestion
             self._take(record, quiet=True)
         if self.ledger.stopped is not None and self.ledger.stopped.get("final"):
             self.stop_reason, self.final = self.ledger.stopped["reason"], True
@@ -209,6 +215,8 @@ class Driver:
                     self.stop_reason, self.final = "budget of trials used", True
                 break
             remaining = None if budget is None else max(0.0, budget - (time.monotonic() - self.started))
+            if self.awaiting:  # come back soon to take the config the searcher is preparing
+                remaining = SUGGESTION_POLL if remaining is None else min(remaining, SUGGESTION_POLL)
             self._record(engine.wait(remaining))
             if budget is not None and not self.stop_reason and time.monotonic() - self.started >= budget:
                 self.stop_reason = f"time budget of {budget:g} s used"
@@ -220,8 +228,10 @@ class Driver:
         """Submit trials while a compute class has room and the budget allows."""
         running_records = []
         while (cls := engine.free_class()) is not None:
-            while not self.pending and not self.stop_reason and self._ask_next():
-                pass  # a config that cannot be built is recorded as failed at once; ask again
+            # a config that cannot be built is recorded as failed at once: ask again. Wait for the
+            # searcher only when nothing runs; otherwise the loop goes on harvesting meanwhile.
+            while not self.pending and not self.stop_reason and self._ask_next(block=engine.running == 0):
+                pass
             if not self.pending or self.stop_reason:
                 break
             task = self.pending.popleft()
@@ -231,12 +241,19 @@ class Driver:
             engine.submit(task, cls)
         self.journal.append(running_records, sync=False)
 
-    def _ask_next(self) -> bool:
-        """Ask for the next config and queue its repeats; a config that cannot be built fails at once."""
+    def _ask_next(self, block: bool) -> bool:
+        """Take the next config and queue its repeats; False when there is none (yet).
+
+        A config that cannot be built fails at once.
+        """
         config_id = len(self.asked)
         if config_id >= self.experiment.trials:
             return False
-        suggestion = self._ask(config_id)
+        self.searcher.request(config_id)
+        suggestion = self._take_suggestion(config_id, block)
+        self.awaiting = suggestion is None
+        if suggestion is None:
+            return False
         self.asked[config_id] = suggestion
         repeats = self.experiment.repeats
         tasks = [self._task(config_id * repeats + r, suggestion, 1) for r in range(repeats)]
@@ -248,9 +265,15 @@ class Driver:
             self.pending.extend(tasks)
         return True
 
-    def _ask(self, config_id: int) -> Suggestion:
+    def _restore(self, config_id: int, suggestion: Suggestion) -> bool:
         try:
-            return self.searcher.ask(config_id)
+            return self.searcher.restore(config_id, suggestion)
+        except ConfigError:
+            return suggestion.subspace == INVALID
+
+    def _take_suggestion(self, config_id: int, block: bool) -> Suggestion | None:
+        try:
+            return self.searcher.take(config_id, block)
         except ConfigError as error:  # a dependent value that cannot be computed for this draw
             return Suggestion({"error": str(error)}, INVALID)
 

@@ -25,17 +25,28 @@ class Suggestion:
 
 
 class Searcher(ABC):
-    """Base class: subclasses set ``name``, read their options in ``__init__`` and implement ``ask``."""
+    """Base class: subclasses set ``name``, read their options in ``configure`` and implement ``ask``."""
 
     name: str = ""
     needs_space: bool = True
+    #: whether its proposals depend on results (then it is asked on a thread of its own, see .background)
+    adaptive: bool = False
 
-    def __init__(self, space: Space | None, seed: int, options: dict[str, Any]):
+    def __init__(self, space: Space | None, seed: int, options: dict[str, Any], mode: str = "min"):
         if self.needs_space and space is None:
             raise ConfigError(("space",), f"the '{self.name}' algorithm needs a search space")
         self.space = space
         self.seed = seed
         self.options = dict(options)
+        #: +1 when smaller values are better, -1 when larger ones are: ``sign * value`` is always minimised
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.configure()
+        if self.options:
+            key = sorted(self.options)[0]
+            raise ConfigError(("algorithm", key), f"unknown option for the '{self.name}' algorithm")
+
+    def configure(self) -> None:
+        """Read the algorithm's options with ``option`` and set up; an option left unread is an error."""
 
     @property
     def size(self) -> int | None:
@@ -49,6 +60,14 @@ class Searcher(ABC):
     def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
         """The config's result (the mean over repeats), or None when every attempt failed."""
 
+    def restore(self, config_id: int, suggestion: Suggestion) -> bool:
+        """Take back a config an earlier run asked for (from the journal, before its result is told).
+
+        Returns False when the searcher would now propose another config; adaptive searchers, whose
+        proposals depend on results, override it to note the config as pending without asking.
+        """
+        return self.ask(config_id).config == suggestion.config
+
     def option(self, key: str, kind: type, default: Any, low: float | None = None, high: float | None = None) -> Any:
         """Read one option with a clear error naming ``algorithm.<key>``."""
         value = self.options.pop(key, default)
@@ -60,10 +79,6 @@ class Searcher(ABC):
             raise ConfigError(("algorithm", key), f"expected a value in [{low}, {high}], got {value!r}")
         return value
 
-    def check_no_options_left(self) -> None:
-        if self.options:
-            key = sorted(self.options)[0]
-            raise ConfigError(("algorithm", key), f"unknown option for the '{self.name}' algorithm")
 
 
 def _hash(seed: int, stream: int, index: int, bits: int) -> int:

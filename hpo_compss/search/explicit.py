@@ -11,15 +11,13 @@ class ExplicitSearch(Searcher):
     name = "explicit"
     needs_space = False
 
-    def __init__(self, space, seed, options):
-        super().__init__(space, seed, options)
+    def configure(self) -> None:
         configs = self.options.pop("configs", None)
         if not isinstance(configs, list) or not configs:
             raise ConfigError(("algorithm", "configs"), "expected a non-empty list of config objects")
         for index, config in enumerate(configs):
             if not isinstance(config, dict):
                 raise ConfigError(("algorithm", "configs", index), f"expected an object, got {config!r}")
-        self.check_no_options_left()
         self.configs = configs
 
     @property

@@ -16,10 +16,8 @@ MAX_GRID = 10**12
 class GridSearch(Searcher):
     name = "grid"
 
-    def __init__(self, space, seed, options):
-        super().__init__(space, seed, options)
+    def configure(self) -> None:
         points = self.option("points", int, 5, 2, 10_000)
-        self.check_no_options_left()
         self.grids = []
         for sub in self.space.subspaces:
             try:

@@ -7,10 +7,6 @@ from .base import Searcher, Suggestion, rng_for
 class RandomSearch(Searcher):
     name = "random"
 
-    def __init__(self, space, seed, options):
-        super().__init__(space, seed, options)
-        self.check_no_options_left()
-
     def ask(self, config_id: int) -> Suggestion:
         rng = rng_for(self.seed, 0, config_id)
         subspaces = self.space.subspaces

@@ -13,13 +13,11 @@ from .base import Searcher, Suggestion
 class SobolSearch(Searcher):
     name = "sobol"
 
-    def __init__(self, space, seed, options):
-        super().__init__(space, seed, options)
+    def configure(self) -> None:
         self.scramble = self.option("scramble", bool, True)
-        self.check_no_options_left()
         self.picks_subspace = len(self.space.subspaces) > 1
         dims = max(1, self.space.dims + int(self.picks_subspace))
-        self.engine = qmc.Sobol(dims, scramble=self.scramble, seed=seed)
+        self.engine = qmc.Sobol(dims, scramble=self.scramble, seed=self.seed)
         self.next_index = 0
 
     def ask(self, config_id: int) -> Suggestion:

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 #: Width of the central 99.9 % of a standard normal, used by SHADHO's complexity for normal domains.
 NORMAL_999_WIDTH = float(ndtri(0.9995) - ndtri(0.0005))
@@ -42,6 +42,17 @@ def _ordered(low: Any, high: Any, strict: bool = True) -> tuple[float, float]:
     return low, high
 
 
+def _in_unit(u: float, value: Any, domain: "Domain") -> float:
+    if not -1e-9 <= u <= 1 + 1e-9:
+        raise ValueError(f"{value!r} is not a value of {domain!r}")
+    return min(max(u, 0.0), 1.0)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps True apart from 1 (a choice of [1, true] has two values)."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
 class Domain(ABC):
     """A source of values for one parameter."""
 
@@ -51,11 +62,19 @@ class Domain(ABC):
     #: whether it has finitely many values (a grid can enumerate it whole)
     finite: bool = False
 
-    @abstractmethod
+    #: how model searchers treat it: "continuous", "ordinal" (ordered finite values) or "categorical"
+    kind: str = "continuous"
 
     @abstractmethod
     def from_unit(self, u: float) -> Any:
         """The value at quantile ``u`` in [0, 1) of the sampling distribution (Sobol, model searchers)."""
+
+    @abstractmethod
+    def to_unit(self, value: Any) -> float:
+        """The inverse of ``from_unit``: the quantile of ``value`` (the centre of its cell when discrete).
+
+        Raises ValueError when ``value`` is not a value of this domain.
+        """
 
     @abstractmethod
     def grid(self, points: int) -> list:
@@ -102,6 +121,9 @@ class Uniform(Domain):
     def from_unit(self, u: float) -> float:
         return float(self.low + u * (self.high - self.low))
 
+    def to_unit(self, value: Any) -> float:
+        return _in_unit((_number(value, "a value") - self.low) / (self.high - self.low), value, self)
+
     def grid(self, points: int) -> list:
         return [float(x) for x in np.linspace(self.low, self.high, points)]
 
@@ -137,6 +159,11 @@ class LogUniform(Domain):
     def from_unit(self, u: float) -> float:
         return float(self.base ** (self.low + u * (self.high - self.low)))
 
+    def to_unit(self, value: Any) -> float:
+        if _number(value, "a value") <= 0:
+            raise ValueError(f"{value!r} is not a value of {self!r}")
+        return _in_unit((math.log(value, self.base) - self.low) / (self.high - self.low), value, self)
+
     def grid(self, points: int) -> list:
         return [float(self.base**x) for x in np.linspace(self.low, self.high, points)]
 
@@ -165,6 +192,14 @@ class Normal(Domain):
         u = min(max(u, 1e-12), 1 - 1e-12)
         return self._value(self.mu + self.sigma * float(ndtri(u)))
 
+    def to_unit(self, value: Any) -> float:
+        x = _number(value, "a value")
+        if self.keyword == "lognormal":
+            if x <= 0:
+                raise ValueError(f"{value!r} is not a value of {self!r}")
+            x = math.log(x)
+        return min(max(float(ndtr((x - self.mu) / self.sigma)), 1e-12), 1 - 1e-12)
+
     def grid(self, points: int) -> list:
         return [self.from_unit((i + 0.5) / points) for i in range(points)]
 
@@ -177,6 +212,7 @@ class Discrete(Domain):
 
     values: Sequence[Any]
     finite = True
+    kind = "ordinal"
 
     @property
     def size(self) -> int:
@@ -184,6 +220,16 @@ class Discrete(Domain):
 
     def from_unit(self, u: float) -> Any:
         return self._at(min(int(u * self.size), self.size - 1))
+
+    def to_unit(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / self.size
+
+    def index(self, value: Any) -> int:
+        """The position of ``value`` among the domain's values; ValueError when it is not one."""
+        for position in range(self.size):
+            if _same(self._at(position), value):
+                return position
+        raise ValueError(f"{value!r} is not a value of {self!r}")
 
     def grid(self, points: int) -> list:
         if self.size <= points:
@@ -216,6 +262,13 @@ class IntRange(Discrete):
     def args(self) -> list:
         return [self.low, self.high] if self.step == 1 else [self.low, self.high, self.step]
 
+    def index(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value not in self.values:
+            raise ValueError(f"{value!r} is not a value of {self!r}")
+        return self.values.index(value)
+
 
 class Linspace(Discrete):
     """``linspace(low, high, n)``: n evenly spaced values from low to high inclusive (grid points)."""
@@ -235,6 +288,12 @@ class Linspace(Discrete):
 
     def _at(self, index: int) -> float:
         return float(self.low + (self.high - self.low) * index / (self.n - 1))
+
+    def index(self, value: Any) -> int:
+        position = round((_number(value, "a value") - self.low) / (self.high - self.low) * (self.n - 1))
+        if not 0 <= position < self.n or not math.isclose(self._at(position), value, rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"{value!r} is not a value of {self!r}")
+        return position
 
 
 class Log2Int(Discrete):
@@ -258,11 +317,20 @@ class Log2Int(Discrete):
         exponent = self.values[index]
         return 2**exponent if exponent >= 0 else 2.0**exponent
 
+    def index(self, value: Any) -> int:
+        if _number(value, "a value") <= 0:
+            raise ValueError(f"{value!r} is not a value of {self!r}")
+        exponent = round(math.log2(value))
+        if exponent not in self.values or self._at(exponent - self.low) != value:
+            raise ValueError(f"{value!r} is not a value of {self!r}")
+        return exponent - self.low
+
 
 class Choice(Discrete):
     """One of the listed values (a bare JSON list is a choice too: the grid values of the PyCOMPSs form)."""
 
     keyword = "choice"
+    kind = "categorical"
 
     def __init__(self, values: Sequence[Any]):
         if not isinstance(values, (list, tuple)) or not values:
@@ -296,6 +364,11 @@ class Constant(Domain):
 
     def from_unit(self, u: float) -> Any:
         return copy.deepcopy(self.value)
+
+    def to_unit(self, value: Any) -> float:
+        if not _same(value, self.value):
+            raise ValueError(f"{value!r} is not the constant {self.value!r}")
+        return 0.5
 
     def decode(self, coords: Sequence[float]) -> Any:
         return copy.deepcopy(self.value)
@@ -331,6 +404,9 @@ class Repeat(Domain):
 
     def from_unit(self, u: float) -> list:
         return [self.domain.from_unit(u) for _ in range(self.n)]
+
+    def to_unit(self, value: Any) -> float:
+        raise TypeError("a repeat takes one unit coordinate per draw; encode its draws one by one")
 
     def decode(self, coords: Sequence[float]) -> list:
         step = self.domain.dims

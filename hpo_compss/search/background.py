@@ -1,0 +1,101 @@
+"""A searcher's asks and tells, run in order on a thread of their own.
+
+A model searcher may take a second to fit and propose; the driver must go on harvesting finished
+trials meanwhile, or workers idle while results wait. The driver therefore *requests* a config and
+*takes* it when it is ready. Requests and tells are carried out strictly in the order the driver made
+them, so a searcher's suggestions depend on that order only, never on the thread's timing. Searchers
+that are not adaptive answer at once and run inline.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from .base import Searcher, Suggestion
+
+
+class Background:
+    """Wraps a searcher; call ``start`` once the journal has been replayed into it."""
+
+    def __init__(self, searcher: Searcher):
+        self.searcher = searcher
+        self.threaded = searcher.adaptive
+        self._events: queue.Queue = queue.Queue()
+        self._answers: dict[int, Any] = {}
+        self._requested: set[int] = set()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._failure: Exception | None = None
+
+    def start(self) -> None:
+        if self.threaded and self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="hpo-compss-searcher", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread after the request it is working on (its answer is no longer wanted)."""
+        if self._thread is not None:
+            self._events.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def restore(self, config_id: int, suggestion: Suggestion) -> bool:
+        return self.searcher.restore(config_id, suggestion)
+
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+        if self._thread is None:
+            self.searcher.tell(config_id, suggestion, value)
+        else:
+            self._events.put(("tell", config_id, suggestion, value))
+
+    def request(self, config_id: int) -> None:
+        """Start working on ``config_id`` (once); ``take`` collects it."""
+        if config_id in self._requested:
+            return
+        self._requested.add(config_id)
+        if self._thread is None:
+            self._answers[config_id] = self._answer(config_id)
+        else:
+            self._events.put(("ask", config_id))
+
+    def take(self, config_id: int, block: bool) -> Suggestion | None:
+        """The suggestion for a requested id, or None when it is not ready and ``block`` is false.
+
+        An error the searcher raised for this id (say, a dependent value that cannot be computed) is
+        raised here, in the driver's thread.
+        """
+        with self._ready:
+            while config_id not in self._answers:
+                if self._failure is not None:
+                    raise self._failure
+                if not block:
+                    return None
+                self._ready.wait()
+            answer = self._answers.pop(config_id)
+        self._requested.discard(config_id)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _answer(self, config_id: int) -> Suggestion | Exception:
+        try:
+            return self.searcher.ask(config_id)
+        except Exception as error:  # handed to the driver, which decides what it means
+            return error
+
+    def _serve(self) -> None:
+        while (event := self._events.get()) is not None:
+            if event[0] == "tell":
+                try:
+                    self.searcher.tell(*event[1:])
+                except Exception as error:  # the searcher is broken: every later take raises it
+                    with self._ready:
+                        self._failure = error
+                        self._ready.notify_all()
+                    return
+                continue
+            answer = self._answer(event[1])
+            with self._ready:
+                self._answers[event[1]] = answer
+                self._ready.notify_all()

@@ -1,0 +1,182 @@
+"""A Gaussian process over model features: Matérn 5/2 with one length scale per feature (ARD).
+
+Targets are standardised and Yeo-Johnson transformed (``scipy.stats.yeojohnson``), so a few huge
+losses (Rosenbrock, a diverged network) do not flatten the model; the transform keeps the order, so
+the best point stays the best. Hyperparameters are the maximum a posteriori under weak priors, fitted
+with L-BFGS-B on the exact gradient: log-normal length scales centred at sqrt(2) + log(D) / 2 (they
+grow with the dimension, after Hvarfner et al. 2024, so a high-dimensional model starts smooth), a
+log-normal signal variance around 1 and a log-normal noise variance around 1e-4 of the target's
+variance with a floor of 1e-6. The previous fit is a warm start for the next one.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
+from scipy.optimize import minimize
+from scipy.stats import yeojohnson
+
+SQRT5 = math.sqrt(5.0)
+LOG_SCALE_BOUNDS = (math.log(1e-3), math.log(1e3))
+LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
+LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
+NOISE_PRIOR = (math.log(1e-4), 2.0)
+SIGNAL_PRIOR = (0.0, 1.0)
+SCALE_PRIOR_WIDTH = math.sqrt(3.0)
+#: a first fit on more results than this starts on a subset of this size
+COLD_SUBSET = 150
+
+
+def transform_targets(y: np.ndarray) -> np.ndarray:
+    """Robustly standardise (median, interquartile range), Yeo-Johnson, standardise: order is kept.
+
+    The robust scale matters: with the standard deviation, one huge loss would squeeze all the
+    others together before the power transform could pull them apart.
+    """
+    y = np.asarray(y, dtype=float)
+    if len(y) < 3 or np.ptp(y) == 0:
+        return y - y.mean()
+    quartiles = np.percentile(y, [25, 75])
+    scale = (quartiles[1] - quartiles[0]) / 1.349 or y.std()
+    z = (y - np.median(y)) / scale
+    with np.errstate(all="ignore"):
+        warped = yeojohnson(z)[0]
+    if not np.all(np.isfinite(warped)) or np.ptp(warped) == 0:
+        warped = z
+    return (warped - warped.mean()) / warped.std()
+
+
+class GaussianProcess:
+    """Fit on (X, y) with ``fit``; ``predict`` gives mean and variance (and their gradients in x)."""
+
+    def __init__(self, dims: int):
+        self.dims = dims
+        self.scale_prior = math.sqrt(2.0) + 0.5 * math.log(max(dims, 1))
+        self.theta = self.prior_mode()
+        self.fitted = False
+        self.X = np.zeros((0, dims))
+        self.y = np.zeros(0)
+
+    def prior_mode(self) -> np.ndarray:
+        return np.r_[np.full(self.dims, self.scale_prior), SIGNAL_PRIOR[0], NOISE_PRIOR[0]]
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: np.ndarray, max_iterations: int = 50) -> "GaussianProcess":
+        """Fit the hyperparameters to (X, y) (y already transformed) from the last fit and the prior's mode.
+
+        With plenty of data the last fit alone is the start: the optimum moves little between fits. A
+        first fit on many results (after a resume) starts on an evenly spread subset of them.
+        """
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        if not self.fitted and len(y) > COLD_SUBSET:
+            keep = np.linspace(0, len(y) - 1, COLD_SUBSET).astype(int)
+            self.fit(X[keep], y[keep], max_iterations)
+        self.X, self.y = X, y
+        if not len(self.y):
+            self._factorise()
+            return self
+        bounds = [LOG_SCALE_BOUNDS] * self.dims + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
+        best = None
+        starts = [self.theta]
+        if self.fitted and len(self.y) <= 3 * self.dims:  # few results: the prior's mode may be the better start
+            starts.append(self.prior_mode())
+        self.fitted = True
+        for start in starts:
+            try:
+                result = minimize(self._objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                  options={"maxiter": max_iterations, "maxfun": 2 * max_iterations})
+            except np.linalg.LinAlgError:
+                continue
+            if best is None or result.fun < best.fun:
+                best = result
+        self.theta = best.x if best is not None else self.prior_mode()
+        self._factorise()
+        return self
+
+    def condition(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":
+        """The same hyperparameters on other data (fantasies of pending points), without refitting."""
+        other = GaussianProcess(self.dims)
+        other.scale_prior, other.theta, other.fitted = self.scale_prior, self.theta, self.fitted
+        other.X, other.y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        other._factorise()
+        return other
+
+    def _objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log posterior of the hyperparameters and its gradient."""
+        scales, signal, noise = np.exp(theta[:self.dims]), math.exp(theta[-2]), math.exp(theta[-1])
+        n = len(self.y)
+        r = self._distances(self.X, self.X, scales)
+        decay = np.exp(-SQRT5 * r)
+        K = signal * (1 + SQRT5 * r + 5.0 / 3.0 * r**2) * decay
+        K[np.diag_indices(n)] += noise
+        L = cholesky(K, lower=True, check_finite=False)
+        alpha = cho_solve((L, True), self.y, check_finite=False)
+        value = 0.5 * self.y @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
+        inverse, info = lapack.dpotri(L, lower=1)
+        if info:
+            raise np.linalg.LinAlgError("the kernel matrix is singular")
+        inverse = np.tril(inverse) + np.tril(inverse, -1).T
+        W = np.outer(alpha, alpha) - inverse
+        # dK / d log(scale_d) = signal * 5/3 * (1 + sqrt5 r) e^(-sqrt5 r) * diff_d^2 / scale_d^2
+        M = W * (signal * 5.0 / 3.0 * (1 + SQRT5 * r) * decay)
+        X = self.X
+        weighted = (X**2).T @ M.sum(axis=1) - np.einsum("id,id->d", X, M @ X)
+        grad_scales = -weighted / scales**2
+        grad_signal = -0.5 * np.sum(W * (K - noise * np.eye(n)))
+        grad_noise = -0.5 * noise * np.trace(W)
+        grad = np.r_[grad_scales, grad_signal, grad_noise]
+        return self._add_priors(theta, value, grad)
+
+    def _add_priors(self, theta: np.ndarray, value: float, grad: np.ndarray) -> tuple[float, np.ndarray]:
+        means = np.r_[np.full(self.dims, self.scale_prior), SIGNAL_PRIOR[0], NOISE_PRIOR[0]]
+        widths = np.r_[np.full(self.dims, SCALE_PRIOR_WIDTH), SIGNAL_PRIOR[1], NOISE_PRIOR[1]]
+        z = (theta - means) / widths
+        return value + 0.5 * float(z @ z), grad + z / widths
+
+    def _factorise(self) -> None:
+        scales, signal, noise = np.exp(self.theta[:self.dims]), math.exp(self.theta[-2]), math.exp(self.theta[-1])
+        self.scales, self.signal, self.noise = scales, signal, noise
+        K = self._kernel(self.X, self.X) + noise * np.eye(len(self.y))
+        jitter = 0.0
+        while True:
+            try:
+                self.L = cholesky(K + jitter * np.eye(len(K)), lower=True, check_finite=False)
+                break
+            except np.linalg.LinAlgError:
+                jitter = max(1e-8, 10 * jitter)
+        self.alpha = cho_solve((self.L, True), self.y, check_finite=False)
+
+    # -- prediction -------------------------------------------------------------------------------
+    @staticmethod
+    def _distances(A: np.ndarray, B: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        a, b = A / scales, B / scales
+        return np.sqrt(np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T, 0.0))
+
+    def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        r = self._distances(A, B, self.scales)
+        return self.signal * (1 + SQRT5 * r + 5.0 / 3.0 * r**2) * np.exp(-SQRT5 * r)
+
+    def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance (of the latent function) at the rows of ``Xs``."""
+        if not len(self.X):
+            return np.zeros(len(Xs)), np.full(len(Xs), self.signal)
+        Ks = self._kernel(Xs, self.X)
+        mean = Ks @ self.alpha
+        v = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
+        variance = np.maximum(self.signal - (v**2).sum(axis=0), 1e-12)
+        return mean, variance
+
+    def predict_with_gradient(self, x: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Mean, variance and their gradients at one point ``x``."""
+        if not len(self.X):
+            return 0.0, self.signal, np.zeros(self.dims), np.zeros(self.dims)
+        diff = x[None, :] - self.X  # (n, D)
+        r = np.sqrt(np.maximum(((diff / self.scales) ** 2).sum(axis=1), 0.0))
+        decay = np.exp(-SQRT5 * r)
+        k = self.signal * (1 + SQRT5 * r + 5.0 / 3.0 * r**2) * decay
+        dk = -(self.signal * 5.0 / 3.0 * (1 + SQRT5 * r) * decay)[:, None] * diff / self.scales**2  # (n, D)
+        mean = float(k @ self.alpha)
+        w = cho_solve((self.L, True), k, check_finite=False)
+        variance = max(self.signal - float(k @ w), 1e-12)
+        return mean, variance, dk.T @ self.alpha, -2.0 * dk.T @ w

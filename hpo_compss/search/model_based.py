@@ -1,0 +1,119 @@
+"""What the GP and TPE searchers share: branches with their results, pending configs, the initial design.
+
+Each exclusive sub-space is a *branch* with its own encoding and its own results, so each can have
+its own model (SHADHO). The first ``initial`` configs come from a scrambled Sobol design over the
+whole space (``SobolSearch``), as does every config asked before any result is known. A config that
+was asked but not yet told is *pending*: the subclasses take pending configs into account, so that
+many trials can run at once without all proposing the same point. A failed config counts as the
+worst result seen so far, which steers the search away from regions that crash.
+"""
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+
+import numpy as np
+
+from ..space.encoding import Encoding
+from ..space.structure import SubSpace
+from .base import Searcher, Suggestion, rng_for
+from .sobol import SobolSearch
+
+#: the stream of rng_for reserved for model searchers' own random choices
+MODEL_STREAM = 2
+
+
+class Branch:
+    """One exclusive sub-space: its encoding, its told results and its pending points."""
+
+    def __init__(self, index: int, sub: SubSpace):
+        self.index = index
+        self.sub = sub
+        self.encoding = Encoding(sub)
+        self.X: list[np.ndarray] = []
+        #: sign-adjusted results (smaller is better); None for a failed config
+        self.y: list[float | None] = []
+        self.pending: dict[int, np.ndarray] = {}
+
+    def points(self) -> np.ndarray:
+        return np.array(self.X).reshape(-1, self.encoding.width)
+
+    def pending_points(self) -> np.ndarray:
+        return np.array([self.pending[k] for k in sorted(self.pending)]).reshape(-1, self.encoding.width)
+
+    def is_taken(self, x: np.ndarray) -> bool:
+        """Has this exact point been told or asked already?"""
+        taken = np.vstack([self.points(), self.pending_points()])
+        return bool(len(taken)) and bool(np.any(np.all(np.abs(taken - x) < 1e-9, axis=1)))
+
+
+class ModelSearcher(Searcher):
+    """Ask/tell bookkeeping for searchers that model results; subclasses implement ``propose``."""
+
+    adaptive = True
+
+    def configure(self) -> None:
+        dims = max(sub.dims for sub in self.space.subspaces)
+        self.initial = self.option("initial", int, min(max(dims + 1, 5), 10), 1, 100_000)
+        self.branches = [Branch(i, sub) for i, sub in enumerate(self.space.subspaces)]
+        self.by_name = {branch.sub.name: branch for branch in self.branches}
+        self.design = SobolSearch(self.space, self.seed, {})
+        self.owner: dict[int, Branch] = {}
+        self.told = 0
+
+    def ask(self, config_id: int) -> Suggestion:
+        if config_id < self.initial or not self.has_results():
+            suggestion = self.design.ask(config_id)
+            branch = self.by_name[suggestion.subspace]
+            x = branch.encoding.encode(suggestion.config)
+        else:
+            branch, x = self.propose(np.random.default_rng(rng_for(self.seed, MODEL_STREAM, config_id).getrandbits(64)))
+        self.owner[config_id] = branch
+        branch.pending[config_id] = x
+        return Suggestion(branch.encoding.decode(x), branch.sub.name)
+
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+        branch = self.owner.pop(config_id, None) or self.by_name.get(suggestion.subspace)
+        if branch is None:
+            return
+        x = branch.pending.pop(config_id, None)
+        if x is None:
+            try:
+                x = branch.encoding.encode(suggestion.config)
+            except ValueError:
+                return  # a config from outside the space (an edited space file): nothing to learn
+        ok = value is not None and math.isfinite(value)
+        branch.X.append(x)
+        branch.y.append(self.sign * value if ok else None)
+        self.told += 1
+
+    def restore(self, config_id: int, suggestion: Suggestion) -> bool:
+        branch = self.by_name.get(suggestion.subspace)
+        if branch is not None:
+            try:
+                branch.pending[config_id] = branch.encoding.encode(suggestion.config)
+                self.owner[config_id] = branch
+            except ValueError:
+                pass
+        return True
+
+    def has_results(self) -> bool:
+        return any(y is not None for branch in self.branches for y in branch.y)
+
+    def targets(self) -> list[np.ndarray]:
+        """Every branch's results with failures replaced by the worst result of all branches."""
+        worst = max(y for branch in self.branches for y in branch.y if y is not None)
+        return [np.array([worst if y is None else y for y in branch.y]) for branch in self.branches]
+
+    def fallback(self, rng: np.random.Generator) -> tuple[Branch, np.ndarray]:
+        """A random point no one has asked for, when the model's proposals are all taken."""
+        for _ in range(100):
+            branch = self.branches[int(rng.integers(len(self.branches)))]
+            x = branch.encoding.from_unit(rng.random((1, branch.sub.dims)))[0]
+            if not branch.is_taken(x):
+                return branch, x
+        return branch, x
+
+    @abstractmethod
+    def propose(self, rng: np.random.Generator) -> tuple[Branch, np.ndarray]:
+        """The branch and feature vector of the next config, given results and pending points."""
