@@ -148,8 +148,8 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     mode = _typed(data, "mode", str, "min")
     if mode not in ("min", "max"):
         raise ConfigError(("mode",), f"expected \"min\" or \"max\", got {mode!r}")
-    name = _algorithm_name(data)
-    searcher_class = SEARCHERS.get(name) if isinstance(name, str) else None
+    algorithm_name = _algorithm_name(data)
+    searcher_class = SEARCHERS.get(algorithm_name) if isinstance(algorithm_name, str) else None
     needs_space = searcher_class is None or searcher_class.needs_space
     space = None if data.get("space") is None and not needs_space else space_from_json(data.get("space"))
     seed = seed if seed is not None else _integer(data, ("seed",), 0, 0, 2**63 - 1)
