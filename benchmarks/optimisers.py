@@ -285,9 +285,10 @@ def summarise(records: list[dict], problems: list[str], optimisers: list[str]) -
         per_suggestion[o] = sum(r["optimiser_seconds"] for r in runs) / max(1, sum(len(r["values"]) for r in runs))
     ranks = {o: [] for o in optimisers}
     for p in problems:
-        order = sorted(optimisers, key=lambda o: median[p, o])
+        regret = {o: math.inf if math.isnan(median[p, o]) else median[p, o] for o in optimisers}  # no runs: last
+        order = sorted(optimisers, key=regret.get)
         for o in optimisers:  # ties share the mean of their ranks
-            tied = [i + 1 for i, other in enumerate(order) if math.isclose(median[p, other], median[p, o], rel_tol=1e-9, abs_tol=1e-12)]
+            tied = [i + 1 for i, other in enumerate(order) if math.isclose(regret[other], regret[o], rel_tol=1e-9, abs_tol=1e-12)]
             ranks[o].append(sum(tied) / len(tied))
     seeds = len({r["seed"] for r in records})
     lines = [f"median final regret over {seeds} seeds ({records[0]['evaluations']} evaluations, batches of "

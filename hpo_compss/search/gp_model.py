@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
-from scipy.stats import yeojohnson
+from scipy.stats import skew, yeojohnson
 
 SQRT5 = math.sqrt(5.0)
 LOG_SCALE_BOUNDS = (math.log(1e-3), math.log(1e3))
@@ -25,27 +25,31 @@ LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
 NOISE_PRIOR = (math.log(1e-4), 2.0)
 SIGNAL_PRIOR = (0.0, 1.0)
 SCALE_PRIOR_WIDTH = math.sqrt(3.0)
+#: targets more right-skewed than this (a long tail of bad results) are Yeo-Johnson transformed
+SKEW_TO_WARP = 1.0
 #: a first fit on more results than this starts on a subset of this size
 COLD_SUBSET = 150
 
 
 def transform_targets(y: np.ndarray) -> np.ndarray:
-    """Robustly standardise (median, interquartile range), Yeo-Johnson, standardise: order is kept.
+    """Standardise; when bad results have a heavy tail, Yeo-Johnson first. The order is kept.
 
-    The robust scale matters: with the standard deviation, one huge loss would squeeze all the
-    others together before the power transform could pull them apart.
+    A long tail of huge losses (Rosenbrock, a diverged network) would flatten the model: the power
+    transform pulls it in, after a robust standardisation (median, interquartile range), so one
+    huge loss cannot squeeze all the others together first. Without such a tail the transform would
+    only blur the differences among the best results, which are the ones that matter.
     """
     y = np.asarray(y, dtype=float)
     if len(y) < 3 or np.ptp(y) == 0:
         return y - y.mean()
-    quartiles = np.percentile(y, [25, 75])
-    scale = (quartiles[1] - quartiles[0]) / 1.349 or y.std()
-    z = (y - np.median(y)) / scale
-    with np.errstate(all="ignore"):
-        warped = yeojohnson(z)[0]
-    if not np.all(np.isfinite(warped)) or np.ptp(warped) == 0:
-        warped = z
-    return (warped - warped.mean()) / warped.std()
+    if skew(y) > SKEW_TO_WARP:
+        quartiles = np.percentile(y, [25, 75])
+        scale = (quartiles[1] - quartiles[0]) / 1.349 or y.std()
+        with np.errstate(all="ignore"):
+            warped = yeojohnson((y - np.median(y)) / scale)[0]
+        if np.all(np.isfinite(warped)) and np.ptp(warped) > 0:
+            y = warped
+    return (y - y.mean()) / y.std()
 
 
 class GaussianProcess:
