@@ -147,7 +147,7 @@ def test_running_the_same_command_again_resumes_or_reports_finished(tmp_path):
 
 
 def test_a_second_driver_on_the_same_study_is_refused(tmp_path):
-    experiment_file = write_experiment(tmp_path, {**SLOW, "space": {"x": {"uniform": [0, 1]}, "sleep": 0.5}})
+    experiment_file = write_experiment(tmp_path, {**SLOW, "space": {"x": {"uniform": [0, 1]}, "sleep": 3.0}})  # outlives a slow CLI
     study = tmp_path / "study"
     driver = start_driver(experiment_file, study)
     try:
