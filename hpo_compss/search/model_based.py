@@ -59,7 +59,6 @@ class ModelSearcher(Searcher):
         self.by_name = {branch.sub.name: branch for branch in self.branches}
         self.design = SobolSearch(self.space, self.seed, {})
         self.owner: dict[int, Branch] = {}
-        self.told = 0
 
     def ask(self, config_id: int) -> Suggestion:
         if config_id < self.initial or not self.has_results():
@@ -85,7 +84,6 @@ class ModelSearcher(Searcher):
         ok = value is not None and math.isfinite(value)
         branch.X.append(x)
         branch.y.append(self.sign * value if ok else None)
-        self.told += 1
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         branch = self.by_name.get(suggestion.subspace)
