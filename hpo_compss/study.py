@@ -215,7 +215,7 @@ class Driver:
                     self.stop_reason, self.final = "budget of trials used", True
                 break
             remaining = None if budget is None else max(0.0, budget - (time.monotonic() - self.started))
-            if self.awaiting:  # come back soon to take the config the searcher is preparing
+            if self.awaiting and not self.stop_reason:  # come back soon to take the config the searcher prepares
                 remaining = SUGGESTION_POLL if remaining is None else min(remaining, SUGGESTION_POLL)
             self._record(engine.wait(remaining))
             if budget is not None and not self.stop_reason and time.monotonic() - self.started >= budget:
