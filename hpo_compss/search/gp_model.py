@@ -2,12 +2,13 @@
 
 Targets are standardised and Yeo-Johnson transformed (``scipy.stats.yeojohnson``), so a few huge
 losses (Rosenbrock, a diverged network) do not flatten the model; the transform keeps the order, so
-the best point stays the best. Hyperparameters are the maximum a posteriori under weak priors, fitted
-with L-BFGS-B on the exact gradient: log-normal length scales with median sqrt(D) in the unit cube
-(they grow with the dimension, after Hvarfner et al. 2024, so a high-dimensional model starts
-smooth; their sqrt(2) + log(D) / 2 in log space fitted our benchmarks worse than log(D) / 2), a
-log-normal signal variance around 1 and a log-normal noise variance around 1e-4 of the target's
-variance with a floor of 1e-6. The previous fit is a warm start for the next one.
+the best point stays the best. Hyperparameters are the maximum a posteriori, fitted with L-BFGS-B on
+the exact gradient, under the priors of Optuna's GPSampler: a length scale l in the unit cube costs
+0.1 (l^2 + 1/l^2), so scales far below or above 1 need strong evidence; the signal variance is
+Gamma(2, 1) and the noise variance Gamma(1.1, rate 30), with a floor of 1e-6. The steep cost of tiny
+length scales matters: without it a model of a rugged function (Ackley) explains every wiggle with a
+length scale near 0, which makes the kernel white noise and the search blind. The previous fit is a
+warm start for the next one.
 """
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ SQRT5 = math.sqrt(5.0)
 LOG_SCALE_BOUNDS = (math.log(1e-3), math.log(1e3))
 LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
 LOG_NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
-NOISE_PRIOR = (math.log(1e-4), 2.0)
-SIGNAL_PRIOR = (0.0, 1.0)
-SCALE_PRIOR_WIDTH = math.sqrt(3.0)
+#: cost SCALE_PENALTY * (l^2 + 1 / l^2) of a length scale l
+SCALE_PENALTY = 0.1
+#: Gamma priors (shape, rate) of the signal and noise variances
+SIGNAL_PRIOR = (2.0, 1.0)
+NOISE_PRIOR = (1.1, 30.0)
 #: targets more right-skewed than this (a long tail of bad results) are Yeo-Johnson transformed
 SKEW_TO_WARP = 1.0
 #: a first fit on more results than this starts on a subset of this size
@@ -57,14 +60,15 @@ class GaussianProcess:
 
     def __init__(self, dims: int):
         self.dims = dims
-        self.scale_prior = 0.5 * math.log(max(dims, 1))
         self.theta = self.prior_mode()
         self.fitted = False
         self.X = np.zeros((0, dims))
         self.y = np.zeros(0)
 
     def prior_mode(self) -> np.ndarray:
-        return np.r_[np.full(self.dims, self.scale_prior), SIGNAL_PRIOR[0], NOISE_PRIOR[0]]
+        """Log length scales, signal and noise variances at the priors' modes (in log space)."""
+        return np.r_[np.zeros(self.dims), math.log(SIGNAL_PRIOR[0] / SIGNAL_PRIOR[1]),
+                     math.log(NOISE_PRIOR[0] / NOISE_PRIOR[1])]
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, max_iterations: int = 50) -> "GaussianProcess":
@@ -102,7 +106,7 @@ class GaussianProcess:
     def condition(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":
         """The same hyperparameters on other data (fantasies of pending points), without refitting."""
         other = GaussianProcess(self.dims)
-        other.scale_prior, other.theta, other.fitted = self.scale_prior, self.theta, self.fitted
+        other.theta, other.fitted = self.theta, self.fitted
         other.X, other.y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
         other._factorise()
         return other
@@ -134,10 +138,15 @@ class GaussianProcess:
         return self._add_priors(theta, value, grad)
 
     def _add_priors(self, theta: np.ndarray, value: float, grad: np.ndarray) -> tuple[float, np.ndarray]:
-        means = np.r_[np.full(self.dims, self.scale_prior), SIGNAL_PRIOR[0], NOISE_PRIOR[0]]
-        widths = np.r_[np.full(self.dims, SCALE_PRIOR_WIDTH), SIGNAL_PRIOR[1], NOISE_PRIOR[1]]
-        z = (theta - means) / widths
-        return value + 0.5 * float(z @ z), grad + z / widths
+        """Add the negative log priors of the log hyperparameters (Gamma densities with their Jacobian)."""
+        squared = np.exp(2 * theta[:self.dims])  # l^2
+        value += SCALE_PENALTY * float(np.sum(squared + 1 / squared))
+        scale_grad = SCALE_PENALTY * 2 * (squared - 1 / squared)
+        gamma_grads = []
+        for log_variance, (shape, rate) in zip(theta[-2:], (SIGNAL_PRIOR, NOISE_PRIOR)):
+            value += rate * math.exp(log_variance) - shape * log_variance
+            gamma_grads.append(rate * math.exp(log_variance) - shape)
+        return value, grad + np.r_[scale_grad, gamma_grads]
 
     def _factorise(self) -> None:
         scales, signal, noise = np.exp(self.theta[:self.dims]), math.exp(self.theta[-2]), math.exp(self.theta[-1])
