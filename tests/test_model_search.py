@@ -64,6 +64,16 @@ def test_gp_interpolates_its_data_and_is_uncertain_away_from_it():
     assert between < far_variance.min()
 
 
+def test_gp_explains_unstructured_results_as_noise_not_as_tiny_length_scales():
+    # a kernel with a length scale near 0 is white noise in disguise and leaves the search blind
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        X = rng.random((40, 5))
+        model = GaussianProcess(5).fit(X, transform_targets(rng.normal(size=40)))
+        assert model.scales.min() > 0.15
+        assert model.noise > 0.01
+
+
 def test_gp_gradients_match_finite_differences():
     rng = np.random.default_rng(1)
     X = rng.random((15, 3))
