@@ -1,4 +1,4 @@
-"""``hpo-compss``: run, resume, status, validate. ``python main.py ARGS`` is ``hpo-compss run ARGS``.
+"""``hpo-compss``: run, resume, status, validate, report, trace. ``python main.py ARGS`` is ``hpo-compss run ARGS``.
 
 Bad input of any kind ends in one line on stderr, ``error: <file>: <key path>: <what was expected>``,
 and exit code 2, before any trial runs.
@@ -40,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="progress, best so far, failures")
     status.add_argument("study_dir", type=Path)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    report = commands.add_parser("report", help="write DIR/report: summary.md, trials.csv and figures")
+    report.add_argument("study_dir", type=Path)
+
+    trace = commands.add_parser("trace", help="analyse a Paraver trace (COMPSs' or a local study's)")
+    trace.add_argument("prv", type=Path, help="the .prv file (its .pcf and .row beside it)")
+    trace.add_argument("--study", type=Path, metavar="DIR", help="match tasks to this study's trials")
+    trace.add_argument("--json", action="store_true", help="machine-readable output")
+    trace.add_argument("--plot", type=Path, metavar="FILE", help="draw the task timeline into this PNG")
 
     validate = commands.add_parser("validate", help="check an experiment file without running anything")
     validate.add_argument("experiment")
@@ -154,6 +163,38 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .analysis.report import load_and_report
+
+    out = load_and_report(args.study_dir)
+    print(f"report: {out / 'summary.md'} ({len(list(out.glob('*.png')))} figures, trials.csv)")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from .analysis.paraver import Trace, TraceError
+    from .analysis.plots import trace_timeline
+    from .analysis.trace_analysis import analyse, match_trials
+
+    try:
+        summary = analyse(Trace(args.prv))
+    except (TraceError, OSError) as error:
+        raise ConfigError(("trace",), str(error)) from None
+    if args.study:
+        from .journal import Journal
+        from .study import JOURNAL_FILE
+
+        if not (args.study / JOURNAL_FILE).is_file():
+            raise ConfigError(("--study",), f"{args.study} is not a study folder (no {JOURNAL_FILE})")
+        match_trials(summary, Journal(args.study / JOURNAL_FILE).read())  # every attempt, not only the last
+    print(json.dumps(summary.to_json(), indent=2) if args.json else summary.to_text())
+    if args.plot:
+        trace_timeline(summary, args.plot)
+        if not args.json:
+            print(f"timeline: {args.plot}")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from .experiment import load_experiment
 
@@ -165,7 +206,8 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _validate}
+COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _validate, "report": _report,
+            "trace": _trace}
 
 
 def run_main() -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .analysis.study_trace import write_study_trace
 from .errors import ConfigError
 from .experiment import Experiment, parse_experiment
 from .journal import Journal
@@ -146,6 +147,9 @@ class Driver:
             finally:
                 self.searcher.close()
                 self.journal.close()
+                if self.backend == "local":  # COMPSs writes its own trace (runcompss --tracing)
+                    write_study_trace(self.directory, self.journal.read(),
+                                      [c.name for c in self.experiment.compute_classes])
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
     def _engine(self) -> Engine:

@@ -1,0 +1,216 @@
+"""The figures (matplotlib, PNG). Each takes plain data, draws one figure and saves it.
+
+They stay readable at 10,000 trials: points shrink and fade as their number grows, dense scatters
+become hexagonal bins that show each bin's best value, parallel coordinates draw the best lines
+last and strongest, and timelines draw one bar per trial with no edge lines.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+#: above this many points a scatter becomes hexagonal bins
+HEXBIN_FROM = 2000
+FAILED_COLOUR = "#d62728"
+CMAP = "viridis_r"  # low values (good when minimising) are yellow-bright
+
+
+def _point_style(n: int) -> dict:
+    return {"s": max(2.0, min(30.0, 3000.0 / max(n, 1))), "alpha": max(0.15, min(0.9, 60.0 / math.sqrt(max(n, 1))))}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def timeline(path: Path, title: str, rows: Sequence[str], bars: Sequence[tuple[int, float, float, str, bool]],
+             xlabel: str = "time since start (s)") -> Path:
+    """One row per executor (host and core, or trace thread); bars coloured by category, failures hatched red."""
+    categories = sorted({b[3] for b in bars})
+    palette = [plt.get_cmap("tab10")(i) for i in range(10) if i != 3]  # red (3) marks failures
+    colours = {c: palette[i % len(palette)] for i, c in enumerate(categories)}
+    height = min(12.0, max(2.5, 0.3 * len(rows) + 1.5))
+    fig, ax = plt.subplots(figsize=(11, height))
+    by_row: dict[tuple[int, str, bool], list[tuple[float, float]]] = {}
+    for row, start, end, category, failed in bars:
+        by_row.setdefault((row, category, failed), []).append((start, max(end - start, 0.0)))
+    for (row, category, failed), spans in by_row.items():
+        ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=FAILED_COLOUR if failed else colours[category],
+                       hatch="//" if failed else None, linewidth=0)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=8 if len(rows) < 40 else 5)
+    if len(rows) > 80:
+        ax.set_yticks(range(0, len(rows), max(1, len(rows) // 40)))
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("executor")
+    ax.set_title(title)
+    handles = [Patch(color=colours[c], label=c) for c in categories]
+    if any(b[4] for b in bars):
+        handles.append(Patch(facecolor=FAILED_COLOUR, hatch="//", label="failed"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def trace_timeline(summary, path: Path) -> Path:
+    """The timeline of a Paraver trace's tasks, one row per executor thread."""
+    threads = sorted({t.thread for t in summary.tasks})
+    rows = [f"{summary.trace.thread_name(t)} ({summary.trace.node_name(t)})" for t in threads]
+    bars = [(threads.index(t.thread), t.start, t.end, t.name, False) for t in summary.tasks]
+    return timeline(Path(path), f"{summary.trace.prv.name}: {len(bars)} tasks on {len(rows)} threads", rows, bars,
+                    "time since the trace began (s)")
+
+
+def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, values: np.ndarray,
+              failed_index: np.ndarray, failed_ended: np.ndarray, mode: str) -> Path:
+    """Each trial's value and the best so far, over trial index and over wall time (PHS's result evolution)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    order = np.argsort(ended)
+    pick = np.minimum.accumulate if mode == "min" else np.maximum.accumulate
+    log = len(values) > 1 and values.min() > 0 and values.max() / values.min() > 30
+    span = float(max(ended.max(initial=0), failed_ended.max(initial=0)))
+    unit, per = ("s", 1.0) if span < 120 else (("min", 60.0) if span < 7200 else ("h", 3600.0))
+    for ax, x, fx, label in ((axes[0], index, failed_index, "trial index"),
+                             (axes[1], ended / per, failed_ended / per, f"wall time since the first start ({unit})")):
+        ax.scatter(x, values, color="#1f77b4", label="trial value", **_point_style(len(values)))
+        by_x = np.argsort(x) if ax is axes[0] else order
+        if len(values):
+            ax.step(x[by_x], pick(values[by_x]), where="post", color="black", linewidth=1.5, label=f"best so far ({mode})")
+        if len(fx):
+            ax.plot(fx, np.zeros(len(fx)), "|", color=FAILED_COLOUR, markersize=10, transform=ax.get_xaxis_transform(),
+                    label=f"failed ({len(fx)})")
+        ax.set_xlabel(label)
+        ax.set_ylabel(metric + (" (log scale)" if log else ""))
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title(f"{metric} per trial, best so far")
+    axes[1].set_title(f"{metric} over wall time")
+    return _save(fig, path)
+
+
+def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.ndarray, values: np.ndarray,
+         logs: tuple[bool, bool], best: int, categories: tuple[list | None, list | None]) -> Path:
+    """Two parameters: scatter (hexagonal bins of the best value when dense) and an interpolated contour."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    tx, ty = (np.log10(x) if logs[0] else x), (np.log10(y) if logs[1] else y)
+    ax = axes[0]
+    if len(values) > HEXBIN_FROM:
+        art = ax.hexbin(tx, ty, C=values, reduce_C_function=np.min, gridsize=40, cmap=CMAP)
+    else:
+        order = np.argsort(-values)  # best drawn last, on top
+        art = ax.scatter(tx[order], ty[order], c=values[order], cmap=CMAP, **_point_style(len(values)))
+    ax.set_title(f"{names[0]} and {names[1]}: trials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM else ""))
+    fig.colorbar(art, ax=ax, label=metric)
+    ax = axes[1]
+    distinct = len(np.unique(np.c_[tx, ty], axis=0))
+    if distinct >= 4 and np.ptp(tx) > 0 and np.ptp(ty) > 0:
+        try:
+            art = ax.tricontourf(tx, ty, values, levels=14, cmap=CMAP)
+            fig.colorbar(art, ax=ax, label=metric)
+        except (ValueError, RuntimeError):  # points on a line: no triangulation
+            ax.text(0.5, 0.5, "points are collinear: no contour", ha="center", transform=ax.transAxes)
+    else:
+        ax.text(0.5, 0.5, "too few distinct points for a contour", ha="center", transform=ax.transAxes)
+    ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
+    ax.set_title(f"{metric}, interpolated (linear on a triangulation)")
+    for ax in axes:
+        ax.plot(tx[best], ty[best], marker="*", color="red", markersize=16, markeredgecolor="black", linestyle="none",
+                label="best")
+        ax.legend(fontsize=8, loc="upper right")
+        for axis, name, is_log, cats in ((ax.xaxis, names[0], logs[0], categories[0]),
+                                         (ax.yaxis, names[1], logs[1], categories[1])):
+            axis.set_label_text(f"log10 {name}" if is_log else name)
+            if cats:
+                axis.set_ticks(range(len(cats)))
+                axis.set_ticklabels([str(c) for c in cats])
+    return _save(fig, path)
+
+
+def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.ndarray, values: np.ndarray,
+                         ticks: list[tuple[list[float], list[str]]], mode: str) -> Path:
+    """One line per trial across every parameter (scaled to [0, 1] per axis), coloured by value, best on top.
+
+    A NaN (a parameter of another branch) is skipped: the line goes straight on to the next axis it has.
+    """
+    n, k = columns.shape
+    fig, ax = plt.subplots(figsize=(min(15, max(8, 1.3 * k + 3)), 5.5))
+    rank = np.argsort(np.argsort(values if mode == "min" else -values))  # 0 = best
+    order = np.argsort(-rank)  # worst first
+    axes_x = np.arange(k)
+    segments = [np.c_[axes_x, columns[i]][np.isfinite(columns[i])] for i in order]
+    norm = plt.Normalize(values.min(), values.max()) if n else None
+    lines = LineCollection(segments, cmap=CMAP, norm=norm, linewidths=0.8,
+                           alpha=max(0.05, min(0.8, 25.0 / math.sqrt(max(n, 1)))))
+    lines.set_array(values[order])
+    ax.add_collection(lines)
+    if n:
+        top = min(10, max(1, n // 100))  # the best 1 % (at most 10), drawn again in red
+        ax.add_collection(LineCollection(segments[-top:], colors="red", linewidths=1.0, alpha=0.8,
+                                         label=f"best {top} trial(s)"))
+    for j, (positions, labels) in enumerate(ticks):
+        ax.axvline(j, color="grey", linewidth=0.8)
+        for position, label in zip(positions, labels):
+            ax.text(j + 0.03, position, label, fontsize=7, va="center")
+    ax.set_xlim(-0.2, k - 0.6)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xticks(range(k))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylabel("position in the parameter's range (log where the domain is)")
+    ax.set_title(f"parameters per trial, coloured by {metric}")
+    fig.colorbar(lines, ax=ax, label=metric)
+    ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, path)
+
+
+def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[str, dict[str, float]]) -> Path:
+    """Failed trials by reason, and trials per minute per compute class (complete and failed)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    ax = axes[0]
+    if reasons:
+        items = sorted(reasons.items(), key=lambda kv: -kv[1])
+        ax.barh([k for k, _ in items], [v for _, v in items], height=0.5, color=FAILED_COLOUR)
+        ax.invert_yaxis()
+    else:
+        ax.text(0.5, 0.5, "no trial failed", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.set_xlabel("trials that failed for good (count)")
+    ax.set_title("failures by reason")
+    ax = axes[1]
+    names = list(classes)
+    complete = [classes[c]["complete_per_minute"] for c in names]
+    failed = [classes[c]["failed_per_minute"] for c in names]
+    ax.bar(names, complete, width=0.5, color="#2ca02c", label="complete")
+    ax.bar(names, failed, width=0.5, bottom=complete, color=FAILED_COLOUR, label="failed")
+    ax.set_ylabel("trials per minute")
+    ax.set_xlabel("compute class")
+    ax.set_title("throughput per compute class")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def importance(path: Path, metric: str, scores: dict[str, float]) -> Path:
+    """Horizontal bars, most important parameter on top."""
+    items = sorted(scores.items(), key=lambda kv: -kv[1])
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(items) + 1.2)))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
+    ax.invert_yaxis()
+    ax.set_xlim(0, max([v for _, v in items] + [0.05]) * 1.1)
+    ax.set_xlabel(f"share of the variance of {metric} ranks explained (adjusted correlation ratio)")
+    ax.set_title("parameter importance (main effects)")
+    return _save(fig, path)

@@ -1,0 +1,305 @@
+"""``hpo-compss report DIR``: a study's journal as ``DIR/report/``: summary.md, trials.csv and figures.
+
+trials.csv has one row per trial (its last attempt): config columns flattened (``model.C``,
+``layers[0]``), status, value, extras, times, host, cores and GPUs. The figures are those of
+``plots``; parameter importance is ``importance``'s adjusted correlation ratio.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..experiment import Experiment
+from ..journal import Journal
+from ..space.domains import Log2Int, LogUniform, Repeat
+from . import plots
+from .importance import importance
+
+REPORT_DIR = "report"
+#: log axes for a numeric column without a known domain that spans this many decades
+LOG_SPAN = 1000.0
+
+
+@dataclass
+class Column:
+    name: str
+    values: list  # one per trial; None where the trial's branch lacks it
+    numeric: bool
+    log: bool
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """{"model": {"C": 1}, "layers": [8, 16]} -> {"model.C": 1, "layers[0]": 8, "layers[1]": 16}."""
+    if isinstance(config, dict):
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(config, list):
+        out = {}
+        for i, value in enumerate(config):
+            out.update(flatten(value, f"{prefix}[{i}]"))
+        return out
+    return {prefix: config}
+
+
+def write_report(directory: Path, experiment: Experiment, records: list[dict]) -> Path:
+    """Write ``directory/report`` and return its path."""
+    out = Path(directory) / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    attempts = [r for r in records if "trial" in r and r["status"] != "running"]
+    latest: dict[int, dict] = {}
+    for record in records:
+        if "trial" in record:
+            latest[record["trial"]] = record
+    trials = [latest[k] for k in sorted(latest)]
+    flat = [flatten(t["config"]) for t in trials]
+    names = list(dict.fromkeys(name for row in flat for name in row))
+    columns = [_column(name, [row.get(name) for row in flat], _log_names(experiment)) for name in names]
+    if len({t.get("subspace", "") for t in trials}) > 1:  # which exclusive branch is a parameter of its own
+        columns.insert(0, Column("branch", [t.get("subspace", "") for t in trials], numeric=False, log=False))
+    extras = list(dict.fromkeys(key for t in trials for key in (t.get("extras") or {})))
+    _write_csv(out / "trials.csv", trials, flat, names, extras)
+    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
+    values = np.array([trials[i]["value"] for i in done], dtype=float)
+    scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
+    figures = _figures(out, experiment, trials, attempts, columns, scores)
+    (out / "summary.md").write_text(_summary(experiment, trials, attempts, columns, scores, figures), encoding="utf-8")
+    return out
+
+
+def load_and_report(directory: Path) -> Path:
+    from ..study import JOURNAL_FILE, load_study
+
+    experiment = load_study(directory, check=False)
+    return write_report(directory, experiment, Journal(Path(directory) / JOURNAL_FILE).read())
+
+
+# -- columns and table ----------------------------------------------------------------------------------
+def _log_names(experiment: Experiment) -> set[str]:
+    """Flattened names of parameters whose domain is logarithmic."""
+    names: set[str] = set()
+    for sub in experiment.space.subspaces if experiment.space is not None else ():
+        for path, domain in sub.leaves.items():
+            name = ".".join(str(p) for p in path)
+            inner = domain.domain if isinstance(domain, Repeat) else domain
+            if isinstance(inner, (LogUniform, Log2Int)):
+                names.update([name] if not isinstance(domain, Repeat) else [f"{name}[{i}]" for i in range(domain.n)])
+    return names
+
+
+def _column(name: str, values: list, log_names: set[str]) -> Column:
+    present = [v for v in values if v is not None]
+    numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    log = name in log_names
+    if numeric and not log_names and present and min(present) > 0:  # no space known (explicit configs)
+        log = max(present) / min(present) >= LOG_SPAN
+    return Column(name, values, numeric, log)
+
+
+def _write_csv(path: Path, trials: list[dict], flat: list[dict], names: list[str], extras: list[str]) -> None:
+    fields = (["trial", "config_id", "repeat", "attempt", "subspace", "status", "value", "reason"] + names
+              + [f"extras.{k}" for k in extras] + ["start", "end", "seconds", "host", "class", "cores", "gpus"])
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(fields)
+        for trial, row in zip(trials, flat):
+            start, end = trial.get("start"), trial.get("end")
+            writer.writerow(
+                [trial.get(k, "") for k in ("trial", "config_id", "repeat", "attempt", "subspace", "status")]
+                + [_cell(trial.get("value")), trial.get("reason", "")] + [_cell(row.get(n)) for n in names]
+                + [_cell((trial.get("extras") or {}).get(k)) for k in extras]
+                + [_iso(start), _iso(end), "" if start is None or end is None else f"{end - start:.3f}",
+                   trial.get("host", ""), trial.get("class", ""), " ".join(map(str, trial.get("cores") or [])),
+                   " ".join(map(str, trial.get("gpus") or []))])
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+def _iso(stamp: float | None) -> str:
+    return "" if stamp is None else time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+
+
+# -- figures ---------------------------------------------------------------------------------------------
+def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: list[dict],
+             columns: list[Column], scores: dict[str, float]) -> dict[str, str]:
+    metric, mode = experiment.metric, experiment.mode
+    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
+    failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
+    timed = [t for t in attempts if t.get("start") is not None and t.get("end") is not None]
+    origin = min((t["start"] for t in timed), default=0.0)
+    values = np.array([trials[i]["value"] for i in done], dtype=float)
+    figures: dict[str, str] = {}
+    if done or failed:
+        plots.evolution(out / "evolution.png", metric, np.array([trials[i]["trial"] for i in done]),
+                        np.array([trials[i].get("end", origin) - origin for i in done]), values,
+                        np.array([trials[i]["trial"] for i in failed]),
+                        np.array([trials[i].get("end", origin) - origin for i in failed]), mode)
+        figures["evolution.png"] = f"{metric} per trial and the best so far, over trial index and wall time"
+    varying = [c for c in columns if len({repr(v) for v in c.values if v is not None}) > 1]
+    if scores:
+        plots.importance(out / "importance.png", metric, scores)
+        figures["importance.png"] = "parameter importance (adjusted correlation ratio of ranks)"
+    ranked = sorted(varying, key=lambda c: -scores.get(c.name, 0.0))
+    if ranked and len(done) >= 3:  # the most important parameter and the next one set in the same trials
+        def varies_with_first(c: Column) -> bool:
+            both = [repr(c.values[i]) for i in done if ranked[0].values[i] is not None and c.values[i] is not None]
+            return len(both) >= 3 and len(set(both)) > 1
+
+        partner = next((c for c in ranked[1:] if varies_with_first(c)), None)
+        if partner is not None:
+            figures.update(_pair(out, metric, mode, [ranked[0], partner], done, values))
+    if varying and len(done) >= 2:
+        # with exclusive branches, the axes of the best trial's branch (lines that jumped over other
+        # branches' axes would cross the whole figure)
+        best = done[_best(values, mode)]
+        shown = [c for c in ranked if c.name == "branch" or c.values[best] is not None][:12]
+        figures.update(_parallel(out, metric, mode, shown, done, values))
+    if timed:
+        figures.update(_timeline(out, timed, origin))
+    figures.update(_failures(out, trials, timed, experiment))
+    return figures
+
+
+def _best(values: np.ndarray, mode: str) -> int:
+    return int(np.argmin(values) if mode == "min" else np.argmax(values))
+
+
+def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
+    """Plot coordinates of a column for these trials, and the category labels of a non-numeric one."""
+    raw = [column.values[i] for i in indices]
+    if column.numeric:
+        return np.array([np.nan if v is None else v for v in raw], dtype=float), None
+    labels = {repr(v): str(v) for v in raw if v is not None}
+    keys = sorted(labels)
+    return (np.array([np.nan if v is None else keys.index(repr(v)) for v in raw], dtype=float),
+            [labels[k] for k in keys])
+
+
+def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int], values: np.ndarray) -> dict[str, str]:
+    (x, xcats), (y, ycats) = _axis(pair[0], done), _axis(pair[1], done)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    if keep.sum() < 3:
+        return {}
+    rng = np.random.default_rng(0)  # spread categories a little so equal points do not hide each other
+    x = x + (rng.uniform(-0.15, 0.15, len(x)) if xcats else 0)
+    y = y + (rng.uniform(-0.15, 0.15, len(y)) if ycats else 0)
+    v = values[keep]
+    plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], v,
+               (pair[0].log, pair[1].log), _best(v, mode), (xcats, ycats))
+    return {"pair.png": f"{pair[0].name} and {pair[1].name} (the two most important parameters set together), "
+                        f"coloured by {metric}"}
+
+
+def _parallel(out: Path, metric: str, mode: str, columns: list[Column], done: list[int],
+              values: np.ndarray) -> dict[str, str]:
+    scaled, ticks = [], []
+    for column in columns:
+        x, categories = _axis(column, done)
+        if column.log:
+            x = np.log10(x)
+        finite = x[np.isfinite(x)]
+        low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
+        span = (high - low) or 1.0
+        scaled.append((x - low) / span)  # NaN where the trial's branch lacks the parameter
+        if categories:
+            ticks.append(([(i - low) / span for i in range(len(categories))], categories))
+        else:
+            label = (lambda t: f"{10 ** t:.3g}") if column.log else (lambda t: f"{t:.3g}")
+            ticks.append(([0.0, 1.0], [label(low), label(high)]))
+    plots.parallel_coordinates(out / "parallel.png", metric, [c.name for c in columns], np.array(scaled).T, values,
+                               ticks, mode)
+    return {"parallel.png": f"every parameter per trial (parallel coordinates), coloured by {metric}"}
+
+
+def _timeline(out: Path, timed: list[dict], origin: float) -> dict[str, str]:
+    rows = sorted({(t.get("host", "?"), c) for t in timed for c in (t.get("cores") or [-1])})
+    index = {row: i for i, row in enumerate(rows)}
+    bars = [(index[(t.get("host", "?"), c)], t["start"] - origin, t["end"] - origin, t.get("class", "trial"),
+             t["status"] == "failed") for t in timed for c in (t.get("cores") or [-1])]
+    labels = [f"{host} core {core}" if core >= 0 else host for host, core in rows]
+    plots.timeline(out / "timeline.png", f"trials on {len(rows)} cores: one bar per attempt", labels, bars)
+    return {"timeline.png": "worker timeline: one row per host and core, one bar per attempt, failures hatched red"}
+
+
+def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, float]]:
+    if not timed:
+        return {}
+    minutes = max(1e-9, (max(t["end"] for t in timed) - min(t["start"] for t in timed)) / 60.0)
+    classes: dict[str, dict[str, float]] = {}
+    for trial in trials:
+        entry = classes.setdefault(trial.get("class", "trial"), {"complete_per_minute": 0.0, "failed_per_minute": 0.0})
+        if trial["status"] in ("complete", "failed"):
+            entry[f"{trial['status']}_per_minute"] += 1 / minutes
+    return classes
+
+
+def _failure_reasons(trials: list[dict]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for trial in trials:
+        if trial["status"] == "failed":
+            kind = trial.get("reason", "unknown").split(":")[0]
+            reasons[kind] = reasons.get(kind, 0) + 1
+    return reasons
+
+
+def _failures(out: Path, trials: list[dict], timed: list[dict], experiment: Experiment) -> dict[str, str]:
+    plots.failures_and_throughput(out / "failures.png", _failure_reasons(trials), _throughput(trials, timed))
+    return {"failures.png": "failures by reason, and trials per minute per compute class"}
+
+
+# -- summary ---------------------------------------------------------------------------------------------
+def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], columns: list[Column],
+             scores: dict[str, float], figures: dict[str, str]) -> str:
+    done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
+    failed = [t for t in trials if t["status"] == "failed"]
+    timed = [t for t in attempts if t.get("start") is not None and t.get("end") is not None]
+    wall = (max(t["end"] for t in timed) - min(t["start"] for t in timed)) if timed else 0.0
+    ordered = sorted(done, key=lambda t: t["value"], reverse=experiment.mode == "max")
+    lines = [f"# Study {experiment.name}", "",
+             f"- objective: `{experiment.objective}`, {experiment.metric} ({experiment.mode}imised), "
+             f"algorithm `{experiment.algorithm['name']}`",
+             f"- {len(trials)} trials: {len(done)} complete, {len(failed)} failed; {len(attempts)} attempts; "
+             f"wall time {wall:.1f} s"]
+    if ordered:
+        best = ordered[0]
+        lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}): "
+                     f"`{json.dumps(best['config'])}`")
+    reasons = _failure_reasons(trials)
+    if reasons:
+        lines.append("- failures: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    for name, rate in _throughput(trials, timed).items():
+        lines.append(f"- class {name}: {rate['complete_per_minute']:.2f} complete and "
+                     f"{rate['failed_per_minute']:.2f} failed trials per minute")
+    if scores:
+        lines += ["", "## Parameter importance", "",
+                  "Share of the variance of the results' ranks that each parameter explains alone "
+                  "(adjusted correlation ratio; 0 = no visible main effect).", "",
+                  "| parameter | importance |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
+    if ordered:
+        names = [c.name for c in columns]
+        lines += ["", f"## Best {min(10, len(ordered))} trials", "",
+                  "| trial | " + experiment.metric + " | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+        for t in ordered[:10]:
+            row = flatten(t["config"])
+            lines.append(f"| {t['trial']} | {t['value']:.6g} | " + " | ".join(_short(row.get(n)) for n in names) + " |")
+    lines += ["", "## Figures", ""] + [f"- [{name}]({name}): {text}" for name, text in figures.items()]
+    lines += ["", "Every trial is in [trials.csv](trials.csv)."]
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,232 @@
+"""Paraver traces (real COMPSs ones and our own), trial matching, reports and parameter importance."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cli, objective, trial_records, write_experiment
+
+from hpo_compss.analysis.importance import correlation_ratio, groups_of
+from hpo_compss.analysis.paraver import TaskRun, Trace, TraceError, write_trace
+from hpo_compss.analysis.report import flatten, write_report
+from hpo_compss.analysis.trace_analysis import analyse, match_trials
+from hpo_compss.experiment import parse_experiment
+
+TRACES = Path(__file__).resolve().parent.parent.parent / "shared" / "traces"
+CHOLESKY = TRACES / "pycompss-autoparallel" / "cholesky_userparallel.prv"
+NGSA = TRACES / "apps" / "workflow.py_compss_trace_1513857727.prv"
+real_traces = pytest.mark.skipif(not CHOLESKY.exists(), reason="the shared COMPSs traces are not beside the project")
+
+
+# -- real COMPSs traces: the counts of their SOURCES.md ----------------------------------------------------
+@real_traces
+@pytest.mark.parametrize("prv, records, types, ids", [
+    (CHOLESKY, {"state": 59, "event": 1754, "communication": 20},
+     {"create_block": 10, "potrf": 4, "solve_triangular": 6, "gemm": 10}, 30),
+    (NGSA, {"state": 96, "event": 1987, "communication": 0},
+     {"mapping": 8, "merge_step_1": 8, "merge_step_2": 8, "rm_dup": 8, "analyze": 8}, 40),
+])
+def test_real_compss_traces_give_the_task_counts_of_their_sources(prv, records, types, ids):
+    summary = analyse(Trace(prv))
+    assert summary.record_counts == records
+    assert {name: s["count"] for name, s in summary.per_type().items()} == types
+    assert len({t.task_id for t in summary.tasks}) == ids
+    assert all(t.end > t.start for t in summary.tasks)
+    assert summary.trace.warning_count == 0
+    overview = summary.overview()
+    assert overview["lower_bound"] <= overview["makespan"]
+    assert 0 < overview["load_balance"] <= 1
+    for thread in summary.per_thread().values():
+        assert thread["busy"] + thread["idle"] == pytest.approx(overview["makespan"])
+
+
+@real_traces
+def test_the_3x_event_numbering_reads_the_same(tmp_path):
+    prv = _copy(CHOLESKY, tmp_path)
+    assert Trace(prv).numbering == "2.x"
+    prv.write_text(prv.read_text().replace(":8000001:", ":8001002:"))
+    pcf = prv.with_suffix(".pcf")
+    pcf.write_text(pcf.read_text().replace("8000001    Runtime", "8001002    Runtime")
+                   + "\nEVENT_TYPE\n0    8001001    API\nVALUES\n0      End\n")
+    summary = analyse(Trace(prv))
+    assert summary.trace.numbering == "3.x"
+    assert {name: s["count"] for name, s in summary.per_type().items()} == {
+        "create_block": 10, "potrf": 4, "solve_triangular": 6, "gemm": 10}
+
+
+@real_traces
+def test_trace_command_prints_the_analysis_and_draws_the_timeline(tmp_path):
+    result = cli("trace", str(NGSA), "--plot", str(tmp_path / "timeline.png"))
+    assert result.returncode == 0, result.stderr
+    assert "40 tasks on 8 executor threads" in result.stdout and "mapping" in result.stdout
+    assert (tmp_path / "timeline.png").stat().st_size > 10_000
+    data = json.loads(cli("trace", str(CHOLESKY), "--json").stdout)
+    assert data["task_types"]["gemm"]["count"] == 10 and data["executors"] == 4
+
+
+# -- damaged traces: warnings with line numbers, or one clear error ------------------------------------------
+def _copy(prv: Path, folder: Path) -> Path:
+    for suffix in (".prv", ".pcf", ".row"):
+        shutil.copy(prv.with_suffix(suffix), folder / ("t" + suffix))
+    return folder / "t.prv"
+
+
+@real_traces
+def test_a_cut_line_and_an_unknown_record_are_skipped_with_warnings(tmp_path):
+    prv = _copy(CHOLESKY, tmp_path)
+    lines = prv.read_text().splitlines()
+    lines.insert(5, "7:1:1:1:1:0:0")
+    lines[-1] = lines[-1][:7]
+    prv.write_text("\n".join(lines))
+    trace = Trace(prv)
+    summary = analyse(trace)
+    assert trace.warning_count == 2
+    assert any("unknown record type '7'" in w and "t.prv:6" in w for w in trace.warnings)
+    assert any("unreadable record" in w for w in trace.warnings)
+    assert sum(summary.record_counts.values()) == 59 + 1754 + 20 - 1
+
+
+@real_traces
+def test_a_missing_pcf_names_task_types_by_number(tmp_path):
+    prv = _copy(CHOLESKY, tmp_path)
+    prv.with_suffix(".pcf").unlink()
+    summary = analyse(Trace(prv))
+    assert {name: s["count"] for name, s in summary.per_type().items()} == {"type 1": 10, "type 2": 4, "type 3": 6,
+                                                                             "type 4": 10}
+    assert any(".pcf is missing" in w for w in summary.trace.warnings)
+
+
+def test_not_a_trace_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.prv"
+    bad.write_text("hello\n")
+    with pytest.raises(TraceError, match="not a Paraver trace"):
+        Trace(bad)
+    bad.write_text("#Paraver (01/01/2020 at 10:00):12_ns:x(8):1\n")
+    with pytest.raises(TraceError, match="unreadable Paraver header"):
+        Trace(bad)
+    for args in (["trace", str(bad)], ["trace", str(tmp_path / "none.prv")]):
+        result = cli(*args)
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+# -- our own traces --------------------------------------------------------------------------------------
+def test_a_written_trace_reads_back_with_its_tasks_and_times(tmp_path):
+    rng = random.Random(3)
+    runs, free = [], {}  # (host, core) -> when it is free again; one task at a time per core
+    for number in range(1, 41):
+        where = (rng.choice(["a", "b"]), rng.randrange(4))
+        start = free.get(where, 1_700_000_000.0) + rng.choice([0.0, rng.uniform(0, 2)])  # some start as one ends
+        free[where] = start + rng.uniform(0.1, 5)
+        runs.append(TaskRun(number, 1 + number % 2, where[0], (where[1],), start, free[where], gpus=number % 3))
+    trace = Trace(write_trace(tmp_path / "own.prv", runs, {1: "trial (cpu)", 2: "trial (gpu)"}))
+    summary = analyse(trace)
+    assert trace.warning_count == 0
+    assert len(trace.labels.rows["THREAD"]) == sum(trace.header.applications[0][i][0] for i in range(2))
+    origin = min(r.start for r in runs)
+    by_id = {t.task_id: t for t in summary.tasks}
+    assert sorted(by_id) == list(range(1, 41))
+    for run in runs:
+        task = by_id[run.task_id]
+        assert task.name == ("trial (cpu)" if run.task_type == 1 else "trial (gpu)")
+        assert task.start == pytest.approx(run.start - origin, abs=1e-6)
+        assert task.end == pytest.approx(run.end - origin, abs=1e-6)
+        assert trace.row_node_name(task.thread) == run.host and task.cpus == 1
+
+
+def test_a_local_study_writes_its_trace_and_trace_matches_every_trial(tmp_path):
+    experiment = write_experiment(tmp_path, {
+        "name": "traced", "objective": objective("faulty"), "space": {"u": {"uniform": [0, 1]}},
+        "algorithm": {"name": "random"}, "budget": {"trials": 12}, "retries": 1, "timeout": 1, "seed": 5})
+    study = tmp_path / "study"
+    assert cli("run", str(experiment), "--study-dir", str(study), "--cpus", "2").returncode in (0, 1)
+    prv = study / "trace" / "hpo_compss.prv"
+    summary = analyse(Trace(prv))
+    attempts = [r for r in trial_records(study) if r["status"] != "running"]
+    assert len(summary.tasks) == len(attempts)
+    match_trials(summary, trial_records(study))
+    assert all(record is not None for record in summary.trials)
+    for task, record in zip(summary.tasks, summary.trials):
+        assert task.duration == pytest.approx(record["end"] - record["start"], abs=1e-6)
+    assert len({(r["trial"], r["attempt"]) for r in summary.trials}) == len(attempts)
+    result = cli("trace", str(prv), "--study", str(study))
+    assert result.returncode == 0 and f"{len(attempts)} of {len(attempts)} tasks matched to trials" in result.stdout
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+def _synthetic_study(folder: Path, trials: int, seed: int = 0) -> tuple[Path, list[dict]]:
+    """A study folder whose loss depends on branch and x (log domain) only; y is noise; some trials fail."""
+    data = {"name": "synthetic", "objective": objective("quadratic"), "seed": seed,
+            "space": {"model": {"exclusive": True,
+                                "a": {"x": {"loguniform": [1e-4, 1e2]}, "y": {"uniform": [0, 1]}},
+                                "b": {"x": {"loguniform": [1e-4, 1e2]}, "k": [1, 2, 3]}}},
+            "algorithm": {"name": "random"}, "budget": {"trials": trials}}
+    experiment = parse_experiment(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "experiment.json").write_text(json.dumps(experiment.to_json()))
+    rng = np.random.default_rng(seed)
+    records, clock = [{"study": "started", "time": 0.0}], 1_700_000_000.0
+    for trial in range(trials):
+        branch = "ab"[trial % 2]
+        x = float(10 ** rng.uniform(-4, 2))
+        config = {"model": {branch: {"x": x, **({"y": float(rng.random())} if branch == "a" else {"k": 1 + trial % 3})}}}
+        start = clock + trial * 0.5
+        record = {"trial": trial, "config_id": trial, "repeat": 0, "attempt": 1, "config": config,
+                  "subspace": f"model={branch}", "host": "node1", "cores": [trial % 8], "gpus": [], "class": "cpu",
+                  "start": start, "end": start + 3.5 + rng.random()}
+        if trial % 50 == 7:
+            record.update(status="failed", reason="timeout: over 4 s", retry=False)
+        else:
+            loss = (np.log10(x) + 1) ** 2 + (3 if branch == "b" else 0) + 0.1 * rng.random()
+            record.update(status="complete", value=float(loss), extras={"accuracy": float(1 / (1 + loss))})
+        records.append(record)
+    with open(folder / "journal.jsonl", "w") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records)
+    return folder, records
+
+
+def test_report_writes_summary_csv_and_every_figure(tmp_path):
+    folder, records = _synthetic_study(tmp_path / "s", 400)
+    result = cli("report", str(folder))
+    assert result.returncode == 0, result.stderr
+    report = folder / "report"
+    for name in ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png"):
+        assert (report / name).stat().st_size > 10_000, name
+    rows = list(csv.DictReader(open(report / "trials.csv")))
+    assert len(rows) == 400
+    assert {"model.a.x", "model.a.y", "model.b.k", "extras.accuracy", "host", "cores", "status"} <= set(rows[0])
+    assert rows[7]["status"] == "failed" and rows[7]["reason"].startswith("timeout")
+    summary = (report / "summary.md").read_text()
+    best = min((r for r in records if r.get("status") == "complete"), key=lambda r: r["value"])
+    assert f"(trial {best['trial']})" in summary and "timeout 8" in summary
+
+
+def test_importance_finds_the_parameters_that_matter():
+    rng = np.random.default_rng(1)
+    x, y, noise = rng.uniform(0, 1, 600), rng.uniform(0, 1, 600), rng.uniform(0, 1, 600)
+    loss = (x - 0.3) ** 2 + 0.01 * y
+    assert correlation_ratio(groups_of(list(x), True), loss) > 0.8
+    assert correlation_ratio(groups_of(list(noise), True), loss) < 0.03
+    assert correlation_ratio(groups_of(list("abc" * 200), False), loss) < 0.03
+
+
+def test_report_at_ten_thousand_trials(tmp_path):
+    folder, _ = _synthetic_study(tmp_path / "big", 10_000)
+    report = write_report(folder, parse_experiment(json.loads((folder / "experiment.json").read_text())),
+                          [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()])
+    assert sum(1 for _ in open(report / "trials.csv")) == 10_001
+    table = [line.split("|") for line in (report / "summary.md").read_text().splitlines()
+             if line.startswith("| ") and line.count("|") == 3 and not line.startswith("| parameter")]
+    scores = {cells[1].strip(): float(cells[2]) for cells in table}
+    assert set(sorted(scores, key=scores.get)[-3:]) == {"branch", "model.a.x", "model.b.x"}
+    assert scores["model.a.y"] < 0.02 and scores["model.b.k"] < 0.02
+
+
+def test_flatten_names_nested_and_repeated_parameters():
+    assert flatten({"model": {"C": 1}, "layers": [8, 16], "k": "rbf"}) == {"model.C": 1, "layers[0]": 8,
+                                                                           "layers[1]": 16, "k": "rbf"}
