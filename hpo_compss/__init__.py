@@ -19,11 +19,17 @@ _EXPORTS = {
     "trial_resources": "hpo_compss.runtime.runner",
     "TrialResources": "hpo_compss.runtime.runner",
     "ConfigError": "hpo_compss.errors",
+    "report_study": "hpo_compss.analysis.report",
+    "analyse_trace": "hpo_compss.analysis.trace_analysis",
 }
 __all__ = sorted(_EXPORTS)
 
 
+#: public names that differ from their module's own
+_ALIASES = {"analyse_trace": "analyse"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        return getattr(import_module(_EXPORTS[name]), _ALIASES.get(name, name))
     raise AttributeError(f"module 'hpo_compss' has no attribute {name!r}")

@@ -164,9 +164,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .analysis.report import load_and_report
+    from .analysis.report import report_study
 
-    out = load_and_report(args.study_dir)
+    out = report_study(args.study_dir)
     print(f"report: {out / 'summary.md'} ({len(list(out.glob('*.png')))} figures, trials.csv)")
     return 0
 

@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 TASK_TYPE = 8000000
 TASK_ID = 8000002
@@ -88,8 +88,9 @@ class Labels:
         return self.values.get(TASK_TYPE, {}).get(task_type, f"type {task_type}")
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One ``.prv`` line (a named tuple: millions of them are made while streaming)."""
+
     kind: int  # 1 state, 2 event, 3 communication
     thread: tuple[int, int, int]  # (application, task, thread), 1-based
     cpu: int
@@ -189,24 +190,25 @@ class Trace:
 
 
 def _parse(line: str) -> Record | None:
-    fields = line.rstrip("\n").split(":")
+    fields = line.split(":")  # int() ignores the trailing newline
     kind = fields[0]
-    thread = (int(fields[2]), int(fields[3]), int(fields[4]))
     if kind == "2":
-        numbers = fields[6:]
-        if not numbers or len(numbers) % 2:
+        if len(fields) < 8 or len(fields) % 2:
             raise ValueError("an event needs type:value pairs")
-        pairs = tuple((int(numbers[i]), int(numbers[i + 1])) for i in range(0, len(numbers), 2))
+        numbers = map(int, fields[6:])
         time = int(fields[5])
-        return Record(2, thread, int(fields[1]), time, time, pairs)
+        return Record(2, (int(fields[2]), int(fields[3]), int(fields[4])), int(fields[1]), time, time,
+                      tuple(zip(numbers, numbers)))
     if kind == "1":
         if len(fields) != 8:
             raise ValueError("a state has 8 fields")
-        return Record(1, thread, int(fields[1]), int(fields[5]), int(fields[6]), (int(fields[7]),))
+        return Record(1, (int(fields[2]), int(fields[3]), int(fields[4])), int(fields[1]), int(fields[5]),
+                      int(fields[6]), (int(fields[7]),))
     if kind == "3":
         if len(fields) != 15:
             raise ValueError("a communication has 15 fields")
-        return Record(3, thread, int(fields[1]), int(fields[5]), int(fields[11]))
+        return Record(3, (int(fields[2]), int(fields[3]), int(fields[4])), int(fields[1]), int(fields[5]),
+                      int(fields[11]))
     return None
 
 

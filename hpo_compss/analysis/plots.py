@@ -208,9 +208,10 @@ def importance(path: Path, metric: str, scores: dict[str, float]) -> Path:
     """Horizontal bars, most important parameter on top."""
     items = sorted(scores.items(), key=lambda kv: -kv[1])
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(items) + 1.2)))
-    ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
+    bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
+    ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(0, max([v for _, v in items] + [0.05]) * 1.1)
+    ax.set_xlim(0, max([v for _, v in items] + [0.05]) * 1.15)
     ax.set_xlabel(f"share of the variance of {metric} ranks explained (adjusted correlation ratio)")
     ax.set_title("parameter importance (main effects)")
     return _save(fig, path)

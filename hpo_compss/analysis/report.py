@@ -74,7 +74,8 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
     return out
 
 
-def load_and_report(directory: Path) -> Path:
+def report_study(directory: str | Path) -> Path:
+    """Write the report of the study in ``directory`` (``hpo-compss report``); returns the report folder."""
     from ..study import JOURNAL_FILE, load_study
 
     experiment = load_study(directory, check=False)

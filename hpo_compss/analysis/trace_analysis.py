@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from .paraver import REQUESTED_CPUS, TASK_ID, TASK_TYPE, Trace
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskExecution:
     task_type: int
     name: str
@@ -87,8 +88,8 @@ class TraceSummary:
     def to_text(self) -> str:
         o = self.overview()
         counts = ", ".join(f"{n} {kind}" for kind, n in self.record_counts.items())
-        lines = [f"trace {self.trace.prv.name} (COMPSs {self.trace.numbering} event numbering): "
-                 f"{self.trace.seconds(self.trace.header.duration):.3f} s, {counts}",
+        numbering = f" (COMPSs {self.trace.numbering} event numbering)" if self.trace.numbering != "unknown" else ""
+        lines = [f"trace {self.trace.prv.name}{numbering}: {self.trace.seconds(self.trace.header.duration):.3f} s, {counts}",
                  f"{len(self.tasks)} tasks on {o['executors']} executor threads; makespan {o['makespan']:.3f} s, "
                  f"lower bound {o['lower_bound']:.3f} s (efficiency {o['efficiency']:.0%}), "
                  f"load balance {o['load_balance']:.2f}", "",
@@ -115,8 +116,10 @@ class TraceSummary:
         return "\n".join(lines)
 
 
-def analyse(trace: Trace) -> TraceSummary:
+def analyse(trace: Trace | str | Path) -> TraceSummary:
     """One streaming pass over the records: task executions from 8000000/8000002 events per thread."""
+    if not isinstance(trace, Trace):
+        trace = Trace(trace)
     counts = {"state": 0, "event": 0, "communication": 0}
     kinds = {1: "state", 2: "event", 3: "communication"}
     open_tasks: dict[tuple, list[TaskExecution]] = {}
