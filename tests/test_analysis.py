@@ -13,7 +13,7 @@ from conftest import cli, objective, trial_records, write_experiment
 
 from hpo_compss.analysis.importance import correlation_ratio, groups_of
 from hpo_compss.analysis.paraver import TaskRun, Trace, TraceError, write_trace
-from hpo_compss.analysis.report import flatten, write_report
+from hpo_compss.analysis.report import flatten, report_study, write_report
 from hpo_compss.analysis.trace_analysis import analyse, match_trials
 from hpo_compss.experiment import parse_experiment
 
@@ -204,6 +204,16 @@ def test_report_writes_summary_csv_and_every_figure(tmp_path):
     summary = (report / "summary.md").read_text()
     best = min((r for r in records if r.get("status") == "complete"), key=lambda r: r["value"])
     assert f"(trial {best['trial']})" in summary and "timeout 8" in summary
+
+
+def test_report_of_few_or_no_trials_has_the_figures_the_data_supports(tmp_path):
+    folder, _ = _synthetic_study(tmp_path / "s", 8)
+    assert (report_study(folder) / "pair.png").exists()
+    journal = folder / "journal.jsonl"
+    journal.write_text(journal.read_text().splitlines()[0] + "\n")  # only the study's start
+    report = report_study(folder)
+    assert sorted(p.name for p in report.glob("*.png")) == ["failures.png"]
+    assert "0 trials" in (report / "summary.md").read_text()
 
 
 def test_importance_finds_the_parameters_that_matter():

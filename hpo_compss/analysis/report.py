@@ -22,6 +22,7 @@ from . import plots
 from .importance import importance
 
 REPORT_DIR = "report"
+FIGURES = ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png")
 #: log axes for a numeric column without a known domain that spans this many decades
 LOG_SPAN = 1000.0
 
@@ -53,6 +54,8 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
     """Write ``directory/report`` and return its path."""
     out = Path(directory) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
+    for name in FIGURES:  # a figure the data no longer supports must not stay from an earlier report
+        (out / name).unlink(missing_ok=True)
     attempts = [r for r in records if "trial" in r and r["status"] != "running"]
     latest: dict[int, dict] = {}
     for record in records:
