@@ -81,7 +81,6 @@ class Labels:
 
     event_types: dict[int, str] = field(default_factory=dict)
     values: dict[int, dict[int, str]] = field(default_factory=dict)
-    states: dict[int, str] = field(default_factory=dict)
     rows: dict[str, list[str]] = field(default_factory=dict)
 
     def task_name(self, task_type: int) -> str:
@@ -176,7 +175,7 @@ class Trace:
                 yield record
 
     def _read_labels(self) -> Labels:
-        labels = Labels(states=dict(STATE_NAMES))
+        labels = Labels()
         pcf, row = self.prv.with_suffix(".pcf"), self.prv.with_suffix(".row")
         if pcf.is_file():
             _read_pcf(pcf.read_text(encoding="utf-8", errors="replace"), labels)
@@ -220,7 +219,7 @@ def _read_pcf(text: str, labels: Labels) -> None:
         if not line:
             section = None
             continue
-        if line in ("EVENT_TYPE", "VALUES", "STATES"):
+        if line in ("EVENT_TYPE", "VALUES"):
             if line == "EVENT_TYPE":
                 current = []
             section = line
@@ -234,12 +233,10 @@ def _read_pcf(text: str, labels: Labels) -> None:
                 event_type = int(parts[1])
                 labels.event_types[event_type] = parts[2] if len(parts) > 2 else str(event_type)
                 current.append(event_type)
-        elif section in ("VALUES", "STATES"):
+        elif section == "VALUES":
             parts = line.split(None, 1)
             if parts[0].lstrip("-").isdigit():
                 value, name = int(parts[0]), parts[1].strip() if len(parts) > 1 else parts[0]
-                if section == "STATES":
-                    labels.states[value] = name
                 for event_type in current:
                     labels.values.setdefault(event_type, {})[value] = name
 
