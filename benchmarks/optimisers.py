@@ -259,13 +259,7 @@ SHORT = {"hpo_compss gp": "gp", "hpo_compss tpe": "tpe"}
 # -- running and summarising --------------------------------------------------------------------------
 def _one(job: tuple[str, str, int, int, int]) -> dict:
     problem, optimiser, seed, evaluations, batch = job
-    warnings.filterwarnings("ignore")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    warnings.filterwarnings("ignore")  # OMP_NUM_THREADS=1 (above) also keeps Optuna's torch on one thread
     start = time.perf_counter()
     values, spent = OPTIMISERS[optimiser](PROBLEMS[problem], seed, evaluations, batch)
     return {"problem": problem, "optimiser": optimiser, "seed": seed, "evaluations": evaluations, "batch": batch,
