@@ -194,10 +194,13 @@ def _parse(line: str) -> Record | None:
     if kind == "2":
         if len(fields) < 8 or len(fields) % 2:
             raise ValueError("an event needs type:value pairs")
-        numbers = map(int, fields[6:])
         time = int(fields[5])
-        return Record(2, (int(fields[2]), int(fields[3]), int(fields[4])), int(fields[1]), time, time,
-                      tuple(zip(numbers, numbers)))
+        if len(fields) == 8:  # one type:value pair, the common case
+            pairs: tuple = ((int(fields[6]), int(fields[7])),)
+        else:
+            numbers = map(int, fields[6:])
+            pairs = tuple(zip(numbers, numbers))
+        return Record(2, (int(fields[2]), int(fields[3]), int(fields[4])), int(fields[1]), time, time, pairs)
     if kind == "1":
         if len(fields) != 8:
             raise ValueError("a state has 8 fields")

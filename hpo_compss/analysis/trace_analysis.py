@@ -18,6 +18,8 @@ import numpy as np
 
 from .paraver import REQUESTED_CPUS, TASK_ID, TASK_TYPE, Trace
 
+TASK_EVENTS = frozenset((TASK_TYPE, TASK_ID, REQUESTED_CPUS))
+
 
 @dataclass(slots=True)
 class TaskExecution:
@@ -130,6 +132,8 @@ def analyse(trace: Trace | str | Path) -> TraceSummary:
         if record.kind != 2:
             continue
         for event_type, value in record.payload:
+            if event_type not in TASK_EVENTS:
+                continue
             stack = open_tasks.setdefault(record.thread, [])
             if event_type == TASK_TYPE:
                 if value:
