@@ -29,6 +29,7 @@ def _point_style(n: int) -> dict:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
