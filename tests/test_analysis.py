@@ -17,14 +17,13 @@ from hpo_compss.analysis.report import flatten, report_study, write_report
 from hpo_compss.analysis.trace_analysis import analyse, match_trials
 from hpo_compss.experiment import parse_experiment
 
-TRACES = Path(__file__).resolve().parent.parent.parent / "shared" / "traces"
+#: two real COMPSs 2.x traces, byte for byte, with their provenance and task counts in SOURCES.md
+TRACES = Path(__file__).resolve().parent / "data" / "traces"
 CHOLESKY = TRACES / "pycompss-autoparallel" / "cholesky_userparallel.prv"
 NGSA = TRACES / "apps" / "workflow.py_compss_trace_1513857727.prv"
-real_traces = pytest.mark.skipif(not CHOLESKY.exists(), reason="the shared COMPSs traces are not beside the project")
 
 
 # -- real COMPSs traces: the counts of their SOURCES.md ----------------------------------------------------
-@real_traces
 @pytest.mark.parametrize("prv, records, types, ids", [
     (CHOLESKY, {"state": 59, "event": 1754, "communication": 20},
      {"create_block": 10, "potrf": 4, "solve_triangular": 6, "gemm": 10}, 30),
@@ -45,7 +44,6 @@ def test_real_compss_traces_give_the_task_counts_of_their_sources(prv, records, 
         assert thread["busy"] + thread["idle"] == pytest.approx(overview["makespan"])
 
 
-@real_traces
 def test_the_3x_event_numbering_reads_the_same(tmp_path):
     prv = _copy(CHOLESKY, tmp_path)
     assert Trace(prv).numbering == "2.x"
@@ -59,7 +57,6 @@ def test_the_3x_event_numbering_reads_the_same(tmp_path):
         "create_block": 10, "potrf": 4, "solve_triangular": 6, "gemm": 10}
 
 
-@real_traces
 def test_trace_command_prints_the_analysis_and_draws_the_timeline(tmp_path):
     result = cli("trace", str(NGSA), "--plot", str(tmp_path / "timeline.png"))
     assert result.returncode == 0, result.stderr
@@ -76,7 +73,6 @@ def _copy(prv: Path, folder: Path) -> Path:
     return folder / "t.prv"
 
 
-@real_traces
 def test_a_cut_line_and_an_unknown_record_are_skipped_with_warnings(tmp_path):
     prv = _copy(CHOLESKY, tmp_path)
     lines = prv.read_text().splitlines()
@@ -91,7 +87,6 @@ def test_a_cut_line_and_an_unknown_record_are_skipped_with_warnings(tmp_path):
     assert sum(summary.record_counts.values()) == 59 + 1754 + 20 - 1
 
 
-@real_traces
 def test_a_missing_pcf_names_task_types_by_number(tmp_path):
     prv = _copy(CHOLESKY, tmp_path)
     prv.with_suffix(".pcf").unlink()
