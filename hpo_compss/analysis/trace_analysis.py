@@ -122,15 +122,10 @@ def analyse(trace: Trace | str | Path) -> TraceSummary:
     """One streaming pass over the records: task executions from 8000000/8000002 events per thread."""
     if not isinstance(trace, Trace):
         trace = Trace(trace)
-    counts = {"state": 0, "event": 0, "communication": 0}
-    kinds = {1: "state", 2: "event", 3: "communication"}
     open_tasks: dict[tuple, list[TaskExecution]] = {}
     tasks: list[TaskExecution] = []
     seconds = trace.header.unit
-    for record in trace.records():
-        counts[kinds[record.kind]] += 1
-        if record.kind != 2:
-            continue
+    for record in trace.records(TASK_EVENTS):
         for event_type, value in record.payload:
             if event_type not in TASK_EVENTS:
                 continue
@@ -151,7 +146,7 @@ def analyse(trace: Trace | str | Path) -> TraceSummary:
         trace.warn(f"{len(unfinished)} task(s) had not ended when the trace ended: counted up to its end")
         for task in unfinished:
             task.end = trace.seconds(trace.header.duration)
-    return TraceSummary(trace, tasks, counts)
+    return TraceSummary(trace, tasks, dict(trace.record_counts))
 
 
 def match_trials(summary: TraceSummary, trials: Iterable[dict]) -> None:
