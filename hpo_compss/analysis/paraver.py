@@ -169,7 +169,7 @@ class Trace:
         every other line is only checked for its shape (record type, number of fields, no empty
         field) and counted, which makes a pass over a large trace several times faster.
         """
-        markers = None if event_types is None else tuple(f":{t}:" for t in event_types)
+        markers = None if event_types is None else re.compile("|".join(f":{t}:" for t in event_types)).search
         self.record_counts = {kind: 0 for kind in KINDS.values()}
         with open(self.prv, encoding="utf-8", errors="replace") as handle:
             handle.readline()
@@ -177,7 +177,7 @@ class Trace:
                 kind = line[:1]
                 if kind in ("#", "c") or not line.strip():  # comments, communicator lines
                     continue
-                if markers is not None and kind in KINDS and not (kind == "2" and any(m in line for m in markers)):
+                if markers is not None and kind in KINDS and not (kind == "2" and markers(line)):
                     if _well_formed(line, kind):
                         self.record_counts[KINDS[kind]] += 1
                     else:
