@@ -7,7 +7,7 @@ traces have many more records than tasks; the peak resident memory against the f
 shows that the reader streams (its memory follows the tasks, not the file).
 
     python benchmarks/trace_parse.py --records 1000000
-    python benchmarks/trace_parse.py --records 22000000 --filler 56     # about 1 GB
+    python benchmarks/trace_parse.py --records 27600000 --filler 56     # about 1 GB
 """
 from __future__ import annotations
 
