@@ -186,7 +186,7 @@ def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[s
     if reasons:
         items = sorted(reasons.items(), key=lambda kv: -kv[1])
         ax.barh([k for k, _ in items], [v for _, v in items], height=0.5, color=FAILED_COLOUR)
-        ax.invert_yaxis()
+        ax.set_ylim(len(items) - 0.25, -0.75)  # top to bottom
     else:
         ax.text(0.5, 0.5, "no trial failed", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
@@ -198,10 +198,11 @@ def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[s
     failed = [classes[c]["failed_per_minute"] for c in names]
     ax.bar(names, complete, width=0.5, color="#2ca02c", label="complete")
     ax.bar(names, failed, width=0.5, bottom=complete, color=FAILED_COLOUR, label="failed")
+    ax.set_xlim(-0.75, len(names) - 0.25)
     ax.set_ylabel("trials per minute")
     ax.set_xlabel("compute class")
     ax.set_title("throughput per compute class")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _save(fig, path)
 
 

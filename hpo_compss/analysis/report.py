@@ -155,24 +155,32 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: li
         plots.importance(out / "importance.png", metric, scores)
         figures["importance.png"] = "parameter importance (adjusted correlation ratio of ranks)"
     ranked = sorted(varying, key=lambda c: -scores.get(c.name, 0.0))
-    if ranked and len(done) >= 3:  # the most important parameter and the next one set in the same trials
-        def varies_with_first(c: Column) -> bool:
-            both = [repr(c.values[i]) for i in done if ranked[0].values[i] is not None and c.values[i] is not None]
-            return len(both) >= 3 and len(set(both)) > 1
-
-        partner = next((c for c in ranked[1:] if varies_with_first(c)), None)
-        if partner is not None:
-            figures.update(_pair(out, metric, mode, [ranked[0], partner], done, values))
+    best = done[_best(values, mode)] if done else None
+    # with exclusive branches, the parameters of the best trial's branch first: a pair or a line
+    # across parameters that no trial has together shows nothing
+    own = [c for c in ranked if c.name != "branch" and c.values[best] is not None] if done else []
+    pair = _pair_to_plot(own, done) or _pair_to_plot(ranked, done)
+    if pair and len(done) >= 3:
+        figures.update(_pair(out, metric, mode, pair, done, values))
     if varying and len(done) >= 2:
-        # with exclusive branches, the axes of the best trial's branch (lines that jumped over other
-        # branches' axes would cross the whole figure)
-        best = done[_best(values, mode)]
         shown = [c for c in ranked if c.name == "branch" or c.values[best] is not None][:12]
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
     figures.update(_failures(out, trials, timed, experiment))
     return figures
+
+
+def _pair_to_plot(ranked: list[Column], done: list[int]) -> list[Column] | None:
+    """The first column and the next one that varies in the trials that have both (None if none does)."""
+    if not ranked:
+        return None
+    first = ranked[0]
+    for other in ranked[1:]:
+        both = [repr(other.values[i]) for i in done if first.values[i] is not None and other.values[i] is not None]
+        if len(both) >= 3 and len(set(both)) > 1:
+            return [first, other]
+    return None
 
 
 def _best(values: np.ndarray, mode: str) -> int:
@@ -201,7 +209,7 @@ def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int]
     v = values[keep]
     plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], v,
                (pair[0].log, pair[1].log), _best(v, mode), (xcats, ycats))
-    return {"pair.png": f"{pair[0].name} and {pair[1].name} (the two most important parameters set together), "
+    return {"pair.png": f"{pair[0].name} and {pair[1].name} (the most important ones of the best trial's branch), "
                         f"coloured by {metric}"}
 
 
