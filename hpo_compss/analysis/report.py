@@ -167,7 +167,7 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: li
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
-    figures.update(_failures(out, trials, timed, experiment))
+    figures.update(_failures(out, trials, timed))
     return figures
 
 
@@ -265,7 +265,7 @@ def _failure_reasons(trials: list[dict]) -> dict[str, int]:
     return reasons
 
 
-def _failures(out: Path, trials: list[dict], timed: list[dict], experiment: Experiment) -> dict[str, str]:
+def _failures(out: Path, trials: list[dict], timed: list[dict]) -> dict[str, str]:
     plots.failures_and_throughput(out / "failures.png", _failure_reasons(trials), _throughput(trials, timed))
     return {"failures.png": "failures by reason, and trials per minute per compute class"}
 
