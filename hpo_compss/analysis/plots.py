@@ -171,6 +171,7 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(range(k))
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_xlabel("parameter (most important first)")
     ax.set_yticks([])
     ax.set_ylabel("position in the parameter's range (log where the domain is)")
     ax.set_title(f"parameters per trial, coloured by {metric}")
@@ -191,6 +192,7 @@ def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[s
         ax.text(0.5, 0.5, "no trial failed", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     ax.set_xlabel("trials that failed for good (count)")
+    ax.set_ylabel("reason")
     ax.set_title("failures by reason")
     ax = axes[1]
     names = list(classes)
@@ -215,5 +217,6 @@ def importance(path: Path, metric: str, scores: dict[str, float]) -> Path:
     ax.invert_yaxis()
     ax.set_xlim(0, max([v for _, v in items] + [0.05]) * 1.15)
     ax.set_xlabel(f"share of the variance of {metric} ranks explained (adjusted correlation ratio)")
+    ax.set_ylabel("parameter")
     ax.set_title("parameter importance (main effects)")
     return _save(fig, path)
