@@ -159,10 +159,9 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
                            alpha=max(0.05, min(0.8, 25.0 / math.sqrt(max(n, 1)))))
     lines.set_array(values[order])
     ax.add_collection(lines)
+    top = min(10, max(1, n // 100))  # the best 1 % (at most 10), drawn again in red
     if n:
-        top = min(10, max(1, n // 100))  # the best 1 % (at most 10), drawn again in red
-        ax.add_collection(LineCollection(segments[-top:], colors="red", linewidths=1.0, alpha=0.8,
-                                         label=f"best {top} trial(s)"))
+        ax.add_collection(LineCollection(segments[-top:], colors="red", linewidths=1.0, alpha=0.8))
     for j, (positions, labels) in enumerate(ticks):
         ax.axvline(j, color="grey", linewidth=0.8)
         for position, label in zip(positions, labels):
@@ -174,9 +173,9 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
     ax.set_xlabel("parameter (most important first)")
     ax.set_yticks([])
     ax.set_ylabel("position in the parameter's range (log where the domain is)")
-    ax.set_title(f"parameters per trial, coloured by {metric}")
-    fig.colorbar(lines, ax=ax, label=metric)
-    ax.legend(fontsize=8, loc="upper right")
+    best = f"the best {top} trials in red" if n > 1 and top > 1 else "the best trial in red"
+    ax.set_title(f"parameters per trial, coloured by {metric}; {best}")
+    fig.colorbar(lines, ax=ax, label=metric).solids.set_alpha(1.0)  # the lines fade, the scale must not
     return _save(fig, path)
 
 
