@@ -47,7 +47,7 @@ def timeline(path: Path, title: str, rows: Sequence[str], bars: Sequence[tuple[i
     by_row: dict[tuple[int, str, bool], list[tuple[float, float]]] = {}
     for row, start, end, category, failed in bars:
         by_row.setdefault((row, category, failed), []).append((start, max(end - start, 0.0)))
-    for (row, category, failed), spans in by_row.items():
+    for (row, category, failed), spans in sorted(by_row.items(), key=lambda item: item[0][2]):  # failures on top
         ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=FAILED_COLOUR if failed else colours[category],
                        hatch="//" if failed else None, linewidth=0)
     ax.set_yticks(range(len(rows)))
