@@ -17,6 +17,7 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..journal import Journal
+from ..results import Ledger
 from ..space.domains import Log2Int, LogUniform, Repeat
 from . import plots
 from .importance import importance
@@ -57,11 +58,11 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
     for name in FIGURES:  # a figure the data no longer supports must not stay from an earlier report
         (out / name).unlink(missing_ok=True)
     attempts = [r for r in records if "trial" in r and r["status"] != "running"]
-    latest: dict[int, dict] = {}
+    ledger = Ledger(experiment.mode, experiment.repeats)  # each trial's last record, as `status` sees it
     for record in records:
-        if "trial" in record:
-            latest[record["trial"]] = record
-    trials = [latest[k] for k in sorted(latest)]
+        ledger.add(record)
+    trials = [ledger.trials[k] for k in sorted(ledger.trials)]
+    reasons = ledger.failure_reasons()
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
     columns = [_column(name, [row.get(name) for row in flat], _log_names(experiment)) for name in names]
@@ -72,8 +73,9 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     values = np.array([trials[i]["value"] for i in done], dtype=float)
     scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
-    figures = _figures(out, experiment, trials, attempts, columns, scores)
-    (out / "summary.md").write_text(_summary(experiment, trials, attempts, columns, scores, figures), encoding="utf-8")
+    figures = _figures(out, experiment, trials, attempts, columns, scores, reasons)
+    (out / "summary.md").write_text(_summary(experiment, trials, attempts, columns, scores, reasons, figures),
+                                    encoding="utf-8")
     return out
 
 
@@ -136,7 +138,7 @@ def _iso(stamp: float | None) -> str:
 
 # -- figures ---------------------------------------------------------------------------------------------
 def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: list[dict],
-             columns: list[Column], scores: dict[str, float]) -> dict[str, str]:
+             columns: list[Column], scores: dict[str, float], reasons: dict[str, int]) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
@@ -167,7 +169,7 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: li
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
-    figures.update(_failures(out, trials, timed))
+    figures.update(_failures(out, reasons, trials, timed))
     return figures
 
 
@@ -256,23 +258,14 @@ def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, fl
     return classes
 
 
-def _failure_reasons(trials: list[dict]) -> dict[str, int]:
-    reasons: dict[str, int] = {}
-    for trial in trials:
-        if trial["status"] == "failed":
-            kind = trial.get("reason", "unknown").split(":")[0]
-            reasons[kind] = reasons.get(kind, 0) + 1
-    return reasons
-
-
-def _failures(out: Path, trials: list[dict], timed: list[dict]) -> dict[str, str]:
-    plots.failures_and_throughput(out / "failures.png", _failure_reasons(trials), _throughput(trials, timed))
+def _failures(out: Path, reasons: dict[str, int], trials: list[dict], timed: list[dict]) -> dict[str, str]:
+    plots.failures_and_throughput(out / "failures.png", reasons, _throughput(trials, timed))
     return {"failures.png": "failures by reason, and trials per minute per compute class"}
 
 
 # -- summary ---------------------------------------------------------------------------------------------
 def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], columns: list[Column],
-             scores: dict[str, float], figures: dict[str, str]) -> str:
+             scores: dict[str, float], reasons: dict[str, int], figures: dict[str, str]) -> str:
     done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
     failed = [t for t in trials if t["status"] == "failed"]
     timed = [t for t in attempts if t.get("start") is not None and t.get("end") is not None]
@@ -287,7 +280,6 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], c
         best = ordered[0]
         lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}): "
                      f"`{json.dumps(best['config'])}`")
-    reasons = _failure_reasons(trials)
     if reasons:
         lines.append("- failures: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
     for name, rate in _throughput(trials, timed).items():
