@@ -310,27 +310,31 @@ def write_trace(prv: str | Path, runs: Iterable[TaskRun], task_types: dict[int, 
     runs = sorted(runs, key=lambda r: r.start)
     prv = Path(prv)
     prv.parent.mkdir(parents=True, exist_ok=True)
+    held_by = {r: r.cores or (0,) for r in runs}
     hosts = sorted({r.host for r in runs}) or ["localhost"]
-    cores = {h: sorted({c for r in runs if r.host == h for c in (r.cores or (0,))}) for h in hosts}
+    used: dict[str, set[int]] = {h: set() for h in hosts}
+    for r in runs:
+        used[r.host].update(held_by[r])
+    cores = {h: sorted(used[h]) for h in hosts}
+    # (host, core) -> "cpu:appl:node:thread", the record fields that say where: CPUs numbered across nodes
+    where: dict[tuple[str, int], str] = {}
+    for node, h in enumerate(hosts, 1):
+        first_cpu = len(where)
+        for thread, core in enumerate(cores[h], 1):
+            where[h, core] = f"{first_cpu + thread}:1:{node}:{thread}"
     origin = runs[0].start if runs else time.time()
     ticks = lambda t: max(0, round((t - origin) * 1e9))  # noqa: E731
     duration = max((ticks(r.end) for r in runs), default=0)
     lines = []  # (time, order, text): Paraver wants records sorted by time
     for r in runs:
-        node = hosts.index(r.host) + 1
-        held = r.cores or (0,)
-        for core in held:
-            thread = cores[r.host].index(core) + 1
-            cpu = sum(len(cores[h]) for h in hosts[:node - 1]) + thread
-            lines.append((ticks(r.start), 1, f"1:{cpu}:1:{node}:{thread}:{ticks(r.start)}:{ticks(r.end)}:1"))
-        thread = cores[r.host].index(held[0]) + 1
-        cpu = sum(len(cores[h]) for h in hosts[:node - 1]) + thread
-        where = f"{cpu}:1:{node}:{thread}"
         begin, end = ticks(r.start), ticks(r.end)
-        lines.append((begin, 2, f"2:{where}:{begin}:{TASK_TYPE}:{r.task_type}:{REQUESTED_CPUS}:{len(r.cores)}"
+        for core in held_by[r]:
+            lines.append((begin, 1, f"1:{where[r.host, core]}:{begin}:{end}:1"))
+        first = where[r.host, held_by[r][0]]
+        lines.append((begin, 2, f"2:{first}:{begin}:{TASK_TYPE}:{r.task_type}:{REQUESTED_CPUS}:{len(r.cores)}"
                                 f":{REQUESTED_GPUS}:{r.gpus}"))
-        lines.append((begin, 3, f"2:{where}:{begin}:{TASK_ID}:{r.task_id}"))
-        lines.append((end, 0, f"2:{where}:{end}:{TASK_TYPE}:0:{TASK_ID}:0"))
+        lines.append((begin, 3, f"2:{first}:{begin}:{TASK_ID}:{r.task_id}"))
+        lines.append((end, 0, f"2:{first}:{end}:{TASK_TYPE}:0:{TASK_ID}:0"))
     lines.sort(key=lambda item: (item[0], item[1]))  # at one instant, a task ends before the next one starts
     when = time.strftime("%d/%m/%Y at %H:%M", time.localtime(origin))
     layout = ",".join(f"{len(cores[h])}:{i}" for i, h in enumerate(hosts, 1))
