@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 TERMINAL = ("complete", "failed")
 
@@ -119,3 +119,9 @@ class Ledger:
             "n_configs": len(self.configs), "failures": self.failure_reasons(), "best": self.best_json(),
             "stopped": None if self.stopped is None else {k: self.stopped.get(k) for k in ("reason", "final", "time")},
         }
+
+
+def attempts_that_ran(records: Iterable[dict]) -> list[dict]:
+    """Trial records of the attempts that ran (they carry start and end), in order of start."""
+    return sorted((r for r in records if "trial" in r and r.get("start") is not None and r.get("end") is not None),
+                  key=lambda r: r["start"])

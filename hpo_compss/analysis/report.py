@@ -17,7 +17,7 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..journal import Journal
-from ..results import Ledger
+from ..results import Ledger, attempts_that_ran
 from ..space.domains import Log2Int, LogUniform, Repeat
 from . import plots
 from .importance import importance
@@ -73,9 +73,11 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     values = np.array([trials[i]["value"] for i in done], dtype=float)
     scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
-    figures = _figures(out, experiment, trials, attempts, columns, scores, reasons)
-    (out / "summary.md").write_text(_summary(experiment, trials, attempts, columns, scores, reasons, figures),
-                                    encoding="utf-8")
+    timed = attempts_that_ran(attempts)
+    throughput = _throughput(trials, timed)
+    figures = _figures(out, experiment, trials, timed, columns, scores, reasons, throughput)
+    (out / "summary.md").write_text(_summary(experiment, trials, attempts, timed, columns, scores, reasons,
+                                             throughput, figures), encoding="utf-8")
     return out
 
 
@@ -137,13 +139,13 @@ def _iso(stamp: float | None) -> str:
 
 
 # -- figures ---------------------------------------------------------------------------------------------
-def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: list[dict],
-             columns: list[Column], scores: dict[str, float], reasons: dict[str, int]) -> dict[str, str]:
+def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], columns: list[Column],
+             scores: dict[str, float], reasons: dict[str, int],
+             throughput: dict[str, dict[str, float]]) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
-    timed = [t for t in attempts if t.get("start") is not None and t.get("end") is not None]
-    origin = min((t["start"] for t in timed), default=0.0)
+    origin = timed[0]["start"] if timed else 0.0
     values = np.array([trials[i]["value"] for i in done], dtype=float)
     figures: dict[str, str] = {}
     if done or failed:
@@ -169,7 +171,8 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], attempts: li
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
-    figures.update(_failures(out, reasons, trials, timed))
+    plots.failures_and_throughput(out / "failures.png", reasons, throughput)
+    figures["failures.png"] = "failures by reason, and trials per minute per compute class"
     return figures
 
 
@@ -258,17 +261,12 @@ def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, fl
     return classes
 
 
-def _failures(out: Path, reasons: dict[str, int], trials: list[dict], timed: list[dict]) -> dict[str, str]:
-    plots.failures_and_throughput(out / "failures.png", reasons, _throughput(trials, timed))
-    return {"failures.png": "failures by reason, and trials per minute per compute class"}
-
-
 # -- summary ---------------------------------------------------------------------------------------------
-def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], columns: list[Column],
-             scores: dict[str, float], reasons: dict[str, int], figures: dict[str, str]) -> str:
+def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], timed: list[dict],
+             columns: list[Column], scores: dict[str, float], reasons: dict[str, int],
+             throughput: dict[str, dict[str, float]], figures: dict[str, str]) -> str:
     done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
     failed = [t for t in trials if t["status"] == "failed"]
-    timed = [t for t in attempts if t.get("start") is not None and t.get("end") is not None]
     wall = (max(t["end"] for t in timed) - min(t["start"] for t in timed)) if timed else 0.0
     ordered = sorted(done, key=lambda t: t["value"], reverse=experiment.mode == "max")
     lines = [f"# Study {experiment.name}", "",
@@ -282,7 +280,7 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], c
                      f"`{json.dumps(best['config'])}`")
     if reasons:
         lines.append("- failures: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
-    for name, rate in _throughput(trials, timed).items():
+    for name, rate in throughput.items():
         lines.append(f"- class {name}: {rate['complete_per_minute']:.2f} complete and "
                      f"{rate['failed_per_minute']:.2f} failed trials per minute")
     if scores:

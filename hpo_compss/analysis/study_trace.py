@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from ..results import attempts_that_ran
 from .paraver import TaskRun, write_trace
 
 TRACE_FILE = Path("trace") / "hpo_compss.prv"
@@ -16,8 +17,7 @@ TRACE_FILE = Path("trace") / "hpo_compss.prv"
 
 def write_study_trace(directory: Path, records: Iterable[dict], class_names: list[str]) -> Path | None:
     """Write ``directory/trace/hpo_compss.prv`` (with .pcf and .row); None when no trial has run yet."""
-    ran = sorted((r for r in records if "trial" in r and r.get("start") is not None and r.get("end") is not None),
-                 key=lambda r: r["start"])
+    ran = attempts_that_ran(records)
     if not ran:
         return None
     names = list(class_names)

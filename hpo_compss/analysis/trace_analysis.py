@@ -16,6 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..results import attempts_that_ran
 from .paraver import REQUESTED_CPUS, TASK_ID, TASK_TYPE, Trace
 
 TASK_EVENTS = frozenset((TASK_TYPE, TASK_ID, REQUESTED_CPUS))
@@ -158,8 +159,7 @@ def match_trials(summary: TraceSummary, trials: Iterable[dict]) -> None:
     trial on the same host that started and ended within a tolerance (0.5 s or a fifth of the
     task's duration: the trace's task also covers the runtime's work around the user's function).
     """
-    finished = sorted((r for r in trials if r.get("start") is not None and r.get("end") is not None),
-                      key=lambda r: r["start"])
+    finished = attempts_that_ran(trials)
     tasks = summary.tasks
     summary.trials = [None] * len(tasks)
     if not finished or not tasks:
