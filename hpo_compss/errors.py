@@ -21,3 +21,16 @@ class ConfigError(ValueError):
         self.path = tuple(path)
         self.expected = expected
         super().__init__(f"{format_path(self.path)}: {expected}")
+
+
+class InvalidConfig(ConfigError):
+    """A drawn config whose dependent values cannot be computed: that one trial fails, not the study.
+
+    ``config`` holds what could be built (every drawn value, the dependents computed before the
+    failing one), so the journal records the point and a model searcher learns from it.
+    """
+
+    def __init__(self, path: Iterable[Key], expected: str, config: dict, subspace: str):
+        super().__init__(path, expected)
+        self.config = config
+        self.subspace = subspace

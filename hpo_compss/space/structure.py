@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidConfig
 from .domains import Constant, Domain
 from .expression import Expression, ExpressionError, parse
 
@@ -111,7 +111,7 @@ class SubSpace:
             try:
                 _put(config, item.path, item.expression.evaluate(env))
             except ExpressionError as error:
-                raise ConfigError(("space", *item.path), str(error)) from None
+                raise InvalidConfig(("space", *item.path), str(error), config, self.name) from None
         return config
 
     def sample(self, rng: random.Random) -> dict:
