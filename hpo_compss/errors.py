@@ -1,9 +1,12 @@
 """The one error a user sees for bad input: a key path and what was expected there."""
 from __future__ import annotations
 
-from typing import Iterable, Union
+import sys
+from typing import Any, Iterable, Union
 
 Key = Union[str, int]
+#: how deep objects and lists may nest: deeper input is refused, so no recursive walk meets Python's recursion limit
+MAX_DEPTH = 64
 
 
 def format_path(path: Iterable[Key]) -> str:
@@ -34,3 +37,37 @@ class InvalidConfig(ConfigError):
         super().__init__(path, expected)
         self.config = config
         self.subspace = subspace
+
+
+def json_problem(value: Any, depth: int = 0) -> tuple[tuple[Key, ...], str] | None:
+    """Where ``value`` stops being plain JSON that a journal can hold, and why; None when it is plain JSON.
+
+    Python's json reads NaN, Infinity and numbers beyond a double, and the Python API takes any object:
+    all of them are refused here, as is nesting deeper than ``MAX_DEPTH``.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    if isinstance(value, int):  # compared exactly: no conversion of a huge int to float
+        fits = -sys.float_info.max <= value <= sys.float_info.max
+        return None if fits else ((), f"expected a finite number, got an integer of {value.bit_length()} bits")
+    if isinstance(value, float):
+        return None if -sys.float_info.max <= value <= sys.float_info.max else ((), f"expected a finite number, got {value}")
+    if not isinstance(value, (list, dict)):
+        return (), f"expected a JSON value, got {type(value).__name__}"
+    if depth >= MAX_DEPTH:
+        return (), f"nested more than {MAX_DEPTH} levels deep"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(value, dict) and not isinstance(key, str):
+            return (), f"expected string keys, got {key!r}"
+        found = json_problem(item, depth + 1)
+        if found is not None:
+            return (key, *found[0]), found[1]
+    return None
+
+
+def check_json(value: Any, path: Iterable[Key] = ()) -> None:
+    """Raise ConfigError at the key path of the first part of ``value`` that is not plain JSON."""
+    found = json_problem(value)
+    if found is not None:
+        raise ConfigError((*path, *found[0]), found[1])

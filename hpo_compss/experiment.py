@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, Key
+from .errors import MAX_DEPTH, ConfigError, Key, check_json
 from .runtime.objective import ObjectiveError, load_objective
 from .search import SEARCHERS, Searcher, make_searcher
 from .space import Space, space_from_json
@@ -106,15 +106,25 @@ def load_experiment(path: str | os.PathLike, objective: str | None = None, seed:
     """Read and validate an experiment file; ``objective``/``seed`` override the file's values."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ConfigError((), f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError((), f"not UTF-8 text: byte {error.object[error.start]:#04x} at offset {error.start}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_read_int)
     except json.JSONDecodeError as error:
         raise ConfigError((), f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise ConfigError((), f"nested more than {MAX_DEPTH} levels deep") from None
     return parse_experiment(data, default_name=path.stem, base_dir=path.parent, objective=objective,
                             seed=seed, check=check)
+
+
+def _read_int(text: str) -> int | float:
+    """A JSON integer; one too long for a double becomes inf (refused later with its key path) instead of
+    a slow conversion that Python refuses beyond 4300 digits."""
+    return int(text) if len(text) <= 400 else float(text)
 
 
 def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.PathLike = ".",
@@ -126,6 +136,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     """
     if not isinstance(data, dict):
         raise ConfigError((), f"expected a JSON object, got {type(data).__name__}")
+    check_json(data)
     if "space" not in data:
         present = sorted(set(data) & (KEYS - {"name", "description"}))
         if present:

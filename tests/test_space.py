@@ -1,6 +1,8 @@
 import math
 import random
+import re
 
+import numpy as np
 import pytest
 
 from hpo_compss.errors import ConfigError
@@ -134,3 +136,34 @@ def test_unit_decoding_covers_each_domain():
         low, high = domain.from_unit(0.0), domain.from_unit(0.999999)
         assert low != high
     assert constant({"a": 1}).decode([]) == {"a": 1}
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"log10_uniform": [-4, 400]}, "exponents whose values lie within 1e-300 and 1e+300"),
+    ({"log2_uniform": [-1100, 0]}, "exponents whose values lie within 1e-300 and 1e+300"),
+    ({"loguniform": [5e-324, 1]}, "values within 1e-300 and 1e+300"),
+    ({"integer": [-1e308, 12]}, "integers within ±2**53"),
+    ({"randint": [0, 2**60]}, "integers within ±2**53"),
+    ({"log2_randint": [-10**6, 3]}, "exponents from -1074 to 1023"),
+    ({"uniform": [-1e308, 1e308]}, "high - low to be a finite number"),
+    ({"linspace": [-1e308, 1e308, 3]}, "high - low to be a finite number"),
+    ({"normal": [1e308, 1e307]}, "mu ± 8 sigma"),
+    ({"lognormal": [0, 100]}, "mu ± 8 sigma"),
+])
+def test_domains_whose_values_would_not_be_finite_doubles_are_refused(data, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        space_from_json({"x": data})
+
+
+def test_every_value_of_an_accepted_extreme_domain_is_a_finite_double_that_encodes_back():
+    for data in ({"log10_uniform": [-300, 300]}, {"loguniform": [1e-300, 1e300]}, {"log2_randint": [-1074, 1024]},
+                 {"uniform": [-8e307, 8e307]}, {"normal": [0, 1e306]}, {"lognormal": [0, 86]},
+                 {"integer": [-2**53, 2**53]}):
+        domain = space_from_json({"x": data}).subspaces[0].leaves[("x",)]
+        for u in (0.0, 1e-9, 0.5, 1 - 1e-12, np.nextafter(1.0, 0.0)):
+            value = domain.from_unit(u)
+            assert math.isfinite(value) and domain.from_unit(domain.to_unit(value)) == pytest.approx(value, rel=1e-9)
+
+
+def test_complexity_of_a_long_repeat_is_a_number():
+    assert repeat(uniform(0, 100), 10_000).complexity() == math.inf

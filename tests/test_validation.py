@@ -1,11 +1,13 @@
 """Every malformed experiment file is refused before any trial runs: one line, the key path, exit code 2."""
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from hpo_compss.cli import main
-from hpo_compss.experiment import load_experiment
+from hpo_compss.errors import ConfigError
+from hpo_compss.experiment import load_experiment, parse_experiment
 
 from conftest import ROOT, cli
 
@@ -14,10 +16,9 @@ BAD = Path(__file__).parent / "bad_experiments"
 EXPECTED = {
     "absurd_repeat": "space.w.n: expected 1 <= n <= 10000",
     "absurd_trials": "budget.trials: expected an integer from 1 to 10000000",
+    "algorithm_name_not_a_string": "algorithm.name: unknown algorithm {'a': 1}",
     "bad_mode": 'mode: expected "min" or "max"',
     "bare_space_without_objective": "objective: missing",
-    "input_missing": "inputs.train: no such file or folder",
-    "inputs_not_paths": "inputs.train: expected a path, got 3",
     "budget_not_object": "budget: expected an object",
     "compute_classes_empty": "compute_classes: expected an object of classes",
     "dependency_cycle": "space.a: dependency cycle: a -> b -> a",
@@ -30,14 +31,22 @@ EXPECTED = {
     "explicit_without_configs": "algorithm.configs: expected a non-empty list",
     "expression_not_allowed": "space.y.dependent: unknown function",
     "grid_points_too_few": "algorithm.points: expected a value in [2, 10000]",
+    "input_missing": "inputs.train: no such file or folder",
+    "inputs_not_paths": "inputs.train: expected a path, got 3",
+    "integer_beyond_a_double": "space.x.loguniform[1]: expected a finite number",
+    "integer_range_too_wide": "space.x.integer: expected integers within ±2**53",
     "key_beside_domain": "space.x.step: unexpected key beside 'uniform'",
+    "log_bound_overflows": "space.x.log10_uniform: expected exponents whose values lie within 1e-300 and 1e+300",
     "loguniform_not_positive": "space.x.loguniform: expected 0 < low < high",
     "name_with_slash": "name: expected letters",
     "negative_gpus": "compute_classes.gpu.gpus: expected an integer from 0",
     "negative_sigma": "space.x.normal: expected sigma > 0",
     "negative_timeout": "timeout: expected a number from",
+    "nested_beyond_the_parser": "nested more than 64 levels deep",
+    "nested_too_deep": "space.x.choice[0].a.a.a.a",
     "non_finite_number": "space.x.choice[1]: expected a finite number, got inf",
     "not_json": "not valid JSON: Expecting ',' delimiter at line 2",
+    "not_utf8": "not UTF-8 text",
     "objective_missing_function": "objective: 'hpo_compss.examples.griewank' has no function 'nope'",
     "objective_not_a_spec": 'objective: expected "module.path:function"',
     "objective_not_importable": "objective: cannot import 'no_such_module_xyz': ModuleNotFoundError",
@@ -72,6 +81,31 @@ def test_bad_file_gives_one_line_with_the_key_path(name, command, capsys, tmp_pa
     assert EXPECTED[name] in err
     assert "Traceback" not in err
     assert not (tmp_path / "s").exists()  # refused before anything was created
+
+
+def nested(levels: int) -> dict:
+    value: object = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("space, algorithm, expected", [
+    ({"x": {"log10_uniform": [-4, 400]}}, None, "space.x.log10_uniform: expected exponents whose values"),
+    ({"x": {"loguniform": [1, 10**400]}}, None, "space.x.loguniform[1]: expected a finite number"),
+    ({"x": {"integer": [-1e308, 12]}}, None, "space.x.integer: expected integers within"),
+    ({"x": [1, 2]}, {"name": {"a": 1}}, "algorithm.name: unknown algorithm {'a': 1}"),
+    ({"x": {"choice": [nested(5000)]}}, None, "space.x.choice[0].a.a.a"),
+    ({"x": [1, (2, 3)]}, None, "space.x[1]: expected a JSON value, got tuple"),
+    ({"x": {1: 2}}, None, "space.x: expected string keys, got 1"),
+])
+def test_the_python_api_refuses_what_a_json_file_cannot_hold(space, algorithm, expected):
+    data = {"objective": "hpo_compss.examples.griewank:griewank", "space": space}
+    if algorithm is not None:
+        data["algorithm"] = algorithm
+    with pytest.raises(ConfigError) as raised:
+        parse_experiment(data)
+    assert str(raised.value).startswith(expected)
 
 
 def test_real_command_lines_exit_2(tmp_path):

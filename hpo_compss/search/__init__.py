@@ -24,7 +24,7 @@ def make_searcher(algorithm: dict[str, Any], space: Space | None, seed: int, mod
     """Build the searcher ``algorithm["name"]`` with the rest of ``algorithm`` as its options."""
     options = dict(algorithm)
     name = options.pop("name", None)
-    if name not in SEARCHERS:
+    if not isinstance(name, str) or name not in SEARCHERS:
         close = difflib.get_close_matches(str(name), SEARCHERS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(("algorithm", "name"), f"unknown algorithm {name!r}{hint}; expected one of {', '.join(SEARCHERS)}")

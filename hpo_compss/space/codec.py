@@ -8,10 +8,9 @@ A JSON value in a space is read as:
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
-from ..errors import ConfigError, Key
+from ..errors import ConfigError, Key, check_json
 from .domains import Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogUniform, Normal, Repeat, Uniform
 from .expression import ExpressionError
 from .structure import Dependent, Exhaustive, Node, Scope, Space
@@ -67,6 +66,7 @@ def space_from_json(data: Any, path: tuple[Key, ...] = ("space",)) -> Space:
     """Read a whole space; raises ConfigError with the key path of the first problem."""
     if not isinstance(data, dict) or not data:
         raise ConfigError(path, "expected a non-empty object of parameters")
+    check_json(data, path)
     root = node_from_json(data, path)
     if not isinstance(root, Scope):
         raise ConfigError(path, "expected an object of named parameters, not a single domain")
@@ -75,10 +75,8 @@ def space_from_json(data: Any, path: tuple[Key, ...] = ("space",)) -> Space:
 
 def node_from_json(data: Any, path: tuple[Key, ...]) -> Node:
     if isinstance(data, list):
-        _check_finite(data, path)
         return _build(Choice, (data,), path)
     if data is None or isinstance(data, (bool, int, float, str)):
-        _check_finite(data, path)
         return Constant(data)
     if not isinstance(data, dict):
         raise ConfigError(path, f"expected a value, a list or an object, got {type(data).__name__}")
@@ -114,24 +112,11 @@ def _domain_from_json(data: dict, keywords: list[str], path: tuple[Key, ...]) ->
             raise ConfigError(path, "expected 'n', the number of repeats, beside 'repeat'")
         return _build(Repeat, (inner, data["n"]), path + ("n",))
     reader, build = DOMAIN_KEYWORDS[keyword]
-    _check_finite(data[keyword], path + (keyword,))
     try:
         args = reader(data[keyword])
     except ValueError as error:
         raise ConfigError(path + (keyword,), str(error)) from None
     return _build(build, args, path + (keyword,))
-
-
-def _check_finite(value: Any, path: tuple[Key, ...]) -> None:
-    """Python's json reads NaN and Infinity, which are not JSON and cannot be journaled: refuse them here."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(path, f"expected a finite number, got {value} (JSON has no NaN or Infinity)")
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_finite(item, path + (index,))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_finite(item, path + (key,))
 
 
 def _build(build: Callable[..., Node], args: tuple, path: tuple[Key, ...]) -> Node:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import sys
 from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
@@ -19,6 +20,12 @@ from scipy.special import ndtr, ndtri
 #: Width of the central 99.9 % of a standard normal, used by SHADHO's complexity for normal domains.
 NORMAL_999_WIDTH = float(ndtri(0.9995) - ndtri(0.0005))
 MAX_REPEAT = 10_000
+#: the values of log domains lie within 1/LOG_LIMIT and LOG_LIMIT, so they stay finite, normal doubles
+LOG_LIMIT = 1e300
+#: integer domains stay within ±2**53, where every integer is a double and no range length overflows
+MAX_INTEGER = 2**53
+#: normal draws reach at most this many sigmas from mu (from_unit clips the quantile to [1e-12, 1 - 1e-12])
+NORMAL_REACH = 8.0
 
 
 def _number(value: Any, what: str) -> float:
@@ -35,10 +42,18 @@ def _integer(value: Any, what: str) -> int:
     return value
 
 
+def _bounded_integer(value: Any, what: str) -> int:
+    if abs(_integer(value, what)) > MAX_INTEGER:
+        raise ValueError(f"expected integers within ±2**53, got {what}={value!r}")
+    return _integer(value, what)
+
+
 def _ordered(low: Any, high: Any, strict: bool = True) -> tuple[float, float]:
     low, high = _number(low, "low"), _number(high, "high")
     if low > high or (strict and low == high):
         raise ValueError(f"expected low < high, got low={low!r} high={high!r}")
+    if not math.isfinite(high - low):
+        raise ValueError(f"expected high - low to be a finite number, got low={low!r} high={high!r}")
     return low, high
 
 
@@ -145,11 +160,17 @@ class LogUniform(Domain):
             low, high = _ordered(low, high)
             if low <= 0:
                 raise ValueError(f"expected 0 < low < high for a value-bounded loguniform, got low={low!r}")
+            if not 1 / LOG_LIMIT <= low < high <= LOG_LIMIT:
+                raise ValueError(f"expected values within {1 / LOG_LIMIT:g} and {LOG_LIMIT:g}, got [{low!r}, {high!r}]")
             self.values = (low, high)
             self.base, self.low, self.high = math.e, math.log(low), math.log(high)
         else:
             self.base = self.KEYWORDS[keyword]
             self.low, self.high = _ordered(low, high)
+            reach = math.log10(LOG_LIMIT) / math.log10(self.base)
+            if not -reach <= self.low < self.high <= reach:
+                raise ValueError(f"expected exponents whose values lie within {1 / LOG_LIMIT:g} and {LOG_LIMIT:g}, "
+                                 f"from {-reach:.6g} to {reach:.6g}, got [{low!r}, {high!r}]")
             self.values = (self.base**self.low, self.base**self.high)
 
     @property
@@ -180,6 +201,10 @@ class Normal(Domain):
         self.sigma = _number(sigma, "sigma")
         if self.sigma <= 0:
             raise ValueError(f"expected sigma > 0, got {sigma!r}")
+        # every draw must be a finite double (for lognormal: exp of it within the log domains' limits)
+        limit = math.log(LOG_LIMIT) if keyword == "lognormal" else sys.float_info.max
+        if not abs(self.mu) + NORMAL_REACH * self.sigma <= limit:
+            raise ValueError(f"expected mu ± 8 sigma within ±{limit:.6g}, got mu={mu!r} sigma={sigma!r}")
 
     @property
     def args(self) -> list:
@@ -249,7 +274,7 @@ class IntRange(Discrete):
 
     def __init__(self, low: int, high: int, step: int = 1, keyword: str = "randint"):
         self.keyword = keyword
-        low, high, step = _integer(low, "low"), _integer(high, "high"), _integer(step, "step")
+        low, high, step = _bounded_integer(low, "low"), _bounded_integer(high, "high"), _bounded_integer(step, "step")
         if step <= 0:
             raise ValueError(f"expected a positive step, got {step!r}")
         stop = high + 1 if keyword == "integer" else high
@@ -305,8 +330,8 @@ class Log2Int(Discrete):
         self.low, self.high = _integer(low, "low"), _integer(high, "high")
         if self.high <= self.low:
             raise ValueError(f"expected low < high, got low={low} high={high}")
-        if self.high > 1024:
-            raise ValueError(f"expected exponents below 1024, got high={high}")
+        if self.low < -1074 or self.high > 1024:
+            raise ValueError(f"expected exponents from -1074 to 1023 (2**i must be a double), got low={low} high={high}")
         self.values = range(self.low, self.high)
 
     @property
@@ -416,4 +441,7 @@ class Repeat(Domain):
         return [list(values) for values in itertools.product(self.domain.grid(points), repeat=self.n)]
 
     def complexity(self) -> float:
-        return self.domain.complexity() ** self.n
+        try:
+            return self.domain.complexity() ** self.n
+        except OverflowError:
+            return math.inf
