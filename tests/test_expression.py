@@ -41,3 +41,21 @@ def test_evaluation_errors_are_expression_errors():
         parse("1 / a").evaluate({"a": 0})
     with pytest.raises(ExpressionError, match="exponent"):
         parse("2 ** a").evaluate({"a": 10**6})
+
+
+@pytest.mark.parametrize("text, values", [
+    ("x * 1e308 * 10", {"x": 1.0}),
+    ("float('inf')", {}),
+    ("float('nan') if x else 1", {"x": True}),
+    ("(-8) ** x", {"x": 0.5}),
+    ("[x, float('-inf')]", {"x": 1}),
+    ("x", {"x": {1, 2}}),
+])
+def test_a_value_that_is_not_plain_finite_json_cannot_be_computed(text, values):
+    with pytest.raises(ExpressionError, match="cannot compute"):
+        parse(text).evaluate(values)
+
+
+def test_a_non_finite_constant_is_refused_when_parsed():
+    with pytest.raises(ExpressionError, match="number 1e400 is not a finite double"):
+        parse("x + 1e400")

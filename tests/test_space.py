@@ -167,3 +167,22 @@ def test_every_value_of_an_accepted_extreme_domain_is_a_finite_double_that_encod
 
 def test_complexity_of_a_long_repeat_is_a_number():
     assert repeat(uniform(0, 100), 10_000).complexity() == math.inf
+
+
+def test_a_dependent_that_fails_for_some_draws_only_fails_those_trials():
+    from hpo_compss.errors import InvalidConfig
+    from hpo_compss.search import make_searcher
+
+    space = space_from_json({"x": {"uniform": [0, 2]}, "y": {"dependent": "1e308 * 10 if x > 1 else x"}})
+    searcher = make_searcher({"name": "random"}, space, seed=0)
+    outcomes = []
+    for config_id in range(40):
+        try:
+            config = searcher.ask(config_id).config
+            assert config["y"] == config["x"] <= 1
+            outcomes.append("ok")
+        except InvalidConfig as error:
+            assert error.path == ("space", "y") and "expected a finite number, got inf" in error.expected
+            assert error.config["x"] > 1 and "y" not in error.config
+            outcomes.append("invalid")
+    assert {"ok", "invalid"} == set(outcomes)

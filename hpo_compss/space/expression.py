@@ -18,6 +18,8 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ..errors import json_problem
+
 MAX_LENGTH = 1000
 MAX_NODES = 300
 MAX_EXPONENT = 1024
@@ -77,11 +79,15 @@ class Expression:
     def evaluate(self, values: Mapping[str, Any]) -> Any:
         """Compute the value; ``values`` maps every name in ``names`` to its value in this trial."""
         try:
-            return _evaluate(self.tree.body, values)
+            value = _evaluate(self.tree.body, values)
         except ExpressionError:
             raise
         except (ArithmeticError, ValueError, TypeError) as error:
             raise ExpressionError(f"cannot compute {self.text!r}: {error}") from None
+        problem = json_problem(value)  # the value goes into a journal: plain JSON, finite numbers only
+        if problem is not None:
+            raise ExpressionError(f"cannot compute {self.text!r}: {problem[1]}")
+        return value
 
 
 def parse(text: str) -> Expression:
@@ -90,19 +96,20 @@ def parse(text: str) -> Expression:
         raise ExpressionError("expected a non-empty expression string")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
+    source = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
         raise ExpressionError(f"syntax error in {text!r} at column {error.offset}") from None
     nodes = list(ast.walk(tree))
     if len(nodes) > MAX_NODES:
         raise ExpressionError(f"expression has more than {MAX_NODES} parts")
     names: set[str] = set()
-    _check(tree.body, names)
+    _check(tree.body, names, source)
     return Expression(text, tree, frozenset(names))
 
 
-def _check(node: ast.AST, names: set[str]) -> None:
+def _check(node: ast.AST, names: set[str], source: str) -> None:
     dotted = _dotted(node)
     if dotted is not None:
         if dotted not in CONSTANTS:
@@ -111,6 +118,8 @@ def _check(node: ast.AST, names: set[str]) -> None:
     if isinstance(node, ast.Constant):
         if not isinstance(node.value, (int, float, str, bool)):
             raise ExpressionError(f"constant {node.value!r} is not allowed")
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise ExpressionError(f"number {ast.get_source_segment(source, node)} is not a finite double")
         return
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
@@ -133,7 +142,7 @@ def _check(node: ast.AST, names: set[str]) -> None:
     else:
         raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in an expression")
     for child in children:
-        _check(child, names)
+        _check(child, names, source)
 
 
 def _evaluate(node: ast.AST, values: Mapping[str, Any]) -> Any:

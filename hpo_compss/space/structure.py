@@ -20,6 +20,8 @@ from .expression import Expression, ExpressionError, parse
 
 Path = tuple[str, ...]
 MAX_SUBSPACES = 10_000
+#: draws on which validation computes every dependent value (the centre of the unit cube, then seeded random points)
+CHECK_DRAWS = 6
 
 
 class Dependent:
@@ -81,6 +83,10 @@ class Derived:
     expression: Expression
     references: Mapping[str, Path]
 
+    def compute(self, config: dict) -> Any:
+        """The value, from the values it reads in ``config`` (KeyError when one of them is missing)."""
+        return self.expression.evaluate({name: _get(config, path) for name, path in self.references.items()})
+
 
 @dataclass
 class SubSpace:
@@ -101,15 +107,10 @@ class SubSpace:
 
     def assemble(self, values: Mapping[Path, Any]) -> dict:
         """Build the nested config from leaf values, then compute the dependent values in order."""
-        config: dict = {}
-        for path in self.scopes:
-            _put(config, path, {})
-        for path, value in values.items():
-            _put(config, path, value)
+        config = self._drawn(values)
         for item in self.derived:
-            env = {name: _get(config, path) for name, path in item.references.items()}
             try:
-                _put(config, item.path, item.expression.evaluate(env))
+                _put(config, item.path, item.compute(config))
             except ExpressionError as error:
                 raise InvalidConfig(("space", *item.path), str(error), config, self.name) from None
         return config
@@ -120,11 +121,47 @@ class SubSpace:
 
     def decode(self, unit: Sequence[float]) -> dict:
         """The config at a point of this sub-space's unit cube (``dims`` coordinates)."""
+        return self.assemble(self._values(unit))
+
+    def check_dependents(self) -> None:
+        """Refuse a dependent value that cannot be computed for any of a few test draws (the centre of
+        the unit cube and seeded random points): it would only make failed trials."""
+        if not self.derived:
+            return
+        rng = random.Random(0)
+        points = [[0.5] * self.dims] + [[rng.random() for _ in range(self.dims)] for _ in range(CHECK_DRAWS - 1)]
+        computed: set[Path] = set()
+        errors: dict[Path, str] = {}
+        for point in points:
+            config = self._drawn(self._values(point))
+            for item in self.derived:
+                try:
+                    _put(config, item.path, item.compute(config))
+                    computed.add(item.path)
+                except ExpressionError as error:
+                    errors.setdefault(item.path, str(error))
+                except KeyError:  # it reads a dependent value that failed for this draw
+                    pass
+        for item in self.derived:
+            if item.path in errors and item.path not in computed:
+                raise ConfigError(("space", *item.path),
+                                  f"cannot be computed for any of {CHECK_DRAWS} test draws: {errors[item.path]}")
+
+    def _values(self, unit: Sequence[float]) -> dict[Path, Any]:
         values, start = {}, 0
         for path, domain in self.leaves.items():
             values[path] = domain.decode(unit[start:start + domain.dims])
             start += domain.dims
-        return self.assemble(values)
+        return values
+
+    def _drawn(self, values: Mapping[Path, Any]) -> dict:
+        """The nested config of the leaf values alone."""
+        config: dict = {}
+        for path in self.scopes:
+            _put(config, path, {})
+        for path, value in values.items():
+            _put(config, path, value)
+        return config
 
 
 def _put(config: dict, path: Path, value: Any) -> None:
@@ -146,6 +183,8 @@ class Space:
         self.root = root
         parts = _expand(root, ())
         self.subspaces = [_finish(part) for part in parts]
+        for sub in self.subspaces:
+            sub.check_dependents()
 
     def to_json(self) -> dict:
         return self.root.to_json()
