@@ -171,6 +171,9 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     if not isinstance(budget, dict):
         raise ConfigError(("budget",), f"expected an object like {{\"trials\": 100, \"seconds\": 3600}}, got {budget!r}")
     _no_unknown(budget, ("budget",), {"trials", "seconds"})
+    if "trials" not in budget and (searcher.size or 0) > MAX_TRIALS:
+        raise ConfigError(("budget", "trials"), f"missing: the {searcher.name} search has {searcher.size} configs, "
+                                                f"more than the {MAX_TRIALS} trials a study may run")
     trials = _integer(budget, ("budget", "trials"), searcher.size or DEFAULT_TRIALS, 1, MAX_TRIALS)
     if searcher.size is not None:
         trials = min(trials, searcher.size)

@@ -1,6 +1,7 @@
 """Every malformed experiment file is refused before any trial runs: one line, the key path, exit code 2."""
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ EXPECTED = {
     "explicit_config_not_finite": "algorithm.configs[1].x: expected a finite number, got nan",
     "explicit_without_configs": "algorithm.configs: expected a non-empty list",
     "expression_not_allowed": "space.y.dependent: unknown function",
+    "grid_larger_than_the_trial_limit": "budget.trials: missing: the grid search has 100000000 configs, more than the 10000000 trials a study may run",
     "grid_points_too_few": "algorithm.points: expected a value in [2, 10000]",
+    "grid_too_large": "space: the grid has 1e+13 points, more than 1e+12",
     "input_missing": "inputs.train: no such file or folder",
     "inputs_not_paths": "inputs.train: expected a path, got 3",
     "integer_beyond_a_double": "space.x.loguniform[1]: expected a finite number",
@@ -110,6 +113,19 @@ def test_the_python_api_refuses_what_a_json_file_cannot_hold(space, algorithm, e
     with pytest.raises(ConfigError) as raised:
         parse_experiment(data)
     assert str(raised.value).startswith(expected)
+
+
+def test_a_large_grid_costs_nothing_to_set_up():
+    start = time.perf_counter()
+    experiment = parse_experiment({"objective": "hpo_compss.examples.griewank:griewank", "budget": {"trials": 10},
+                                   "space": {"w": {"repeat": {"choice": list(range(10))}, "n": 11}, "x": [1, 2]},
+                                   "algorithm": "grid"})
+    searcher = experiment.searcher()
+    assert searcher.size == 2 * 10**11
+    assert searcher.ask(0).config == {"w": [0] * 11, "x": 1}
+    assert searcher.ask(2 * 10**11 - 1).config == {"w": [9] * 11, "x": 2}
+    assert searcher.ask(2 * 123456789 + 1).config == {"w": [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "x": 2}
+    assert time.perf_counter() - start < 1.0
 
 
 def test_real_command_lines_exit_2(tmp_path):

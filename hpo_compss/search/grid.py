@@ -18,16 +18,12 @@ class GridSearch(Searcher):
 
     def configure(self) -> None:
         points = self.option("points", int, 5, 2, 10_000)
-        self.grids = []
-        for sub in self.space.subspaces:
-            try:
-                axes = [(path, domain.grid(points)) for path, domain in sub.leaves.items()]
-            except ValueError as error:
-                raise ConfigError(("algorithm", "points"), str(error)) from None
-            self.grids.append((sub, axes, math.prod(len(values) for _, values in axes)))
-        self._size = sum(count for _, _, count in self.grids)
+        counts = [math.prod(domain.grid_size(points) for domain in sub.leaves.values()) for sub in self.space.subspaces]
+        self._size = sum(counts)
         if self._size > MAX_GRID:
-            raise ConfigError(("space",), f"the grid has {self._size:.3g} points, more than {MAX_GRID:.0e}")
+            raise ConfigError(("space",), f"the grid has {_scientific(self._size)} points, more than {MAX_GRID:.0e}")
+        self.grids = [(sub, [(path, domain.grid(points)) for path, domain in sub.leaves.items()], count)
+                      for sub, count in zip(self.space.subspaces, counts)]
 
     @property
     def size(self) -> int:
@@ -44,3 +40,9 @@ class GridSearch(Searcher):
                 return Suggestion(sub.assemble(dict(reversed(values.items()))), sub.name)
             index -= count
         raise IndexError(f"config {config_id} is beyond the grid's {self._size} points")
+
+
+def _scientific(count: int) -> str:
+    """``count`` as 1.23e+45, also beyond the largest double."""
+    exponent = int(math.log10(count))
+    return f"{count / 10**exponent:.3g}e+{exponent:02d}"

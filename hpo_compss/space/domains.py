@@ -8,7 +8,6 @@ SHADHO's complexity, so no searcher ever looks at raw bounds. ``keyword`` and
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import sys
 from abc import ABC, abstractmethod
@@ -92,8 +91,12 @@ class Domain(ABC):
         """
 
     @abstractmethod
-    def grid(self, points: int) -> list:
+    def grid(self, points: int) -> Sequence:
         """Finite values for grid search: every value of a small discrete domain, else ``points`` spread."""
+
+    def grid_size(self, points: int) -> int:
+        """``len(self.grid(points))``, computed without building a grid that may be astronomically large."""
+        return len(self.grid(points))
 
     @abstractmethod
     def complexity(self) -> float:
@@ -437,11 +440,32 @@ class Repeat(Domain):
         step = self.domain.dims
         return [self.domain.decode(coords[i * step:(i + 1) * step]) for i in range(self.n)]
 
-    def grid(self, points: int) -> list:
-        return [list(values) for values in itertools.product(self.domain.grid(points), repeat=self.n)]
+    def grid(self, points: int) -> "RepeatGrid":
+        return RepeatGrid(self.domain.grid(points), self.n)
+
+    def grid_size(self, points: int) -> int:
+        return len(self.domain.grid(points)) ** self.n
 
     def complexity(self) -> float:
         try:
             return self.domain.complexity() ** self.n
         except OverflowError:
             return math.inf
+
+
+class RepeatGrid:
+    """The grid of a repeat, every list of n axis values in order (the last draw varies fastest), each
+    computed from its index: a grid of 10**12 lists costs nothing until one is asked for."""
+
+    def __init__(self, axis: list, n: int):
+        self.axis, self.n = axis, n
+
+    def __len__(self) -> int:
+        return len(self.axis) ** self.n
+
+    def __getitem__(self, index: int) -> list:
+        values = []
+        for _ in range(self.n):
+            index, position = divmod(index, len(self.axis))
+            values.append(self.axis[position])
+        return values[::-1]
