@@ -25,6 +25,7 @@ KEYS = {
     "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process", "inputs",
 }
 DEFAULT_TRIALS = 100
+DEFAULT_FIRST_FAILURES = 5
 MAX_TRIALS = 10_000_000
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -67,6 +68,8 @@ class Experiment:
     timeout: float | None = None
     target: float | None = None
     patience: int | None = None
+    #: stop when this many first attempts of a run all fail alike (0: never)
+    first_failures: int = DEFAULT_FIRST_FAILURES
     fresh_process: bool = False
     description: str = ""
     #: input files and folders every trial reads, by name: absolute paths on the driver's node
@@ -96,6 +99,8 @@ class Experiment:
         if self.timeout is not None:
             data["timeout"] = self.timeout
         stop = {k: v for k, v in (("target", self.target), ("patience", self.patience)) if v is not None}
+        if self.first_failures != DEFAULT_FIRST_FAILURES:
+            stop["first_failures"] = self.first_failures
         if stop:
             data["stop"] = stop
         return data
@@ -181,7 +186,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     stop = data.get("stop", {})
     if not isinstance(stop, dict):
         raise ConfigError(("stop",), f"expected an object like {{\"target\": 0.02}}, got {stop!r}")
-    _no_unknown(stop, ("stop",), {"target", "patience"})
+    _no_unknown(stop, ("stop",), {"target", "patience", "first_failures"})
 
     return Experiment(
         name=name, objective=objective, space=space, algorithm=algorithm, trials=trials, metric=metric, mode=mode,
@@ -192,6 +197,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         timeout=_number(data, ("timeout",), None, 1e-3, 1e9),
         target=_number(stop, ("stop", "target"), None),
         patience=_integer(stop, ("stop", "patience"), None, 1, MAX_TRIALS),
+        first_failures=_integer(stop, ("stop", "first_failures"), DEFAULT_FIRST_FAILURES, 0, MAX_TRIALS),
         fresh_process=_typed(data, "fresh_process", bool, False),
         description=_typed(data, "description", str, ""),
         inputs=_inputs(data.get("inputs", {}), Path(base_dir), check),
