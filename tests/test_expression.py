@@ -1,3 +1,6 @@
+import re
+import time
+
 import pytest
 
 from hpo_compss.space.expression import ExpressionError, parse
@@ -39,7 +42,7 @@ def test_rejects_what_is_not_in_the_language(text):
 def test_evaluation_errors_are_expression_errors():
     with pytest.raises(ExpressionError, match="cannot compute"):
         parse("1 / a").evaluate({"a": 0})
-    with pytest.raises(ExpressionError, match="exponent"):
+    with pytest.raises(ExpressionError, match="more than 4096 bits"):
         parse("2 ** a").evaluate({"a": 10**6})
 
 
@@ -59,3 +62,43 @@ def test_a_value_that_is_not_plain_finite_json_cannot_be_computed(text, values):
 def test_a_non_finite_constant_is_refused_when_parsed():
     with pytest.raises(ExpressionError, match="number 1e400 is not a finite double"):
         parse("x + 1e400")
+
+
+@pytest.mark.parametrize("text, values, expected", [
+    ("((10**1000)**1000)**1000", {}, "an integer of more than 4096 bits"),
+    ("10 ** 1300", {}, "an integer of more than 4096 bits"),
+    ("x * x * x * x", {"x": 2**1100}, "an integer of more than 4096 bits"),
+    ("-(x * x * x * x)", {"x": 2**1100}, "an integer of more than 4096 bits"),
+    ("int('9' * 1300)", {}, "an integer of more than 4096 bits"),
+    ("'a' * 10**10", {}, "more than 10000 characters or items"),
+    ("10**10 * 'a'", {}, "more than 10000 characters or items"),
+    ("[0] * 10**9", {}, "more than 10000 characters or items"),
+    ("[[0] * 5000] * 5000", {}, "more than 10000 characters or items"),
+    ("[x, x, x]", {"x": [0] * 5000}, "more than 10000 characters or items"),
+    ("s + s", {"s": "a" * 6000}, "more than 10000 characters or items"),
+    ("sum([x, x], [])", {"x": [0] * 6000}, "more than 10000 characters or items"),
+    ("'%0999999999d' % 1", {}, "'%' does not format strings"),
+])
+def test_values_an_expression_makes_are_bounded_in_size(text, values, expected):
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError, match=re.escape(expected)):
+        parse(text).evaluate(values)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_round_to_absurd_digits_is_instant_and_exact():
+    start = time.perf_counter()
+    assert parse("round(5, -10**9)").evaluate({}) == 0
+    assert parse("round(x, 10**9)").evaluate({"x": 2.5}) == 2.5
+    assert parse("round(10**1200, -10**6)").evaluate({}) == 0
+    assert time.perf_counter() - start < 0.5
+
+
+def test_large_but_allowed_values_and_ordinary_expressions_stay_fast():
+    assert parse("len('ab' * 5000) + len([0] * 9999)").evaluate({}) == 19999
+    assert parse("2 ** 4000 // 2 ** 3999").evaluate({}) == 2
+    expression = parse("max(16, 256 // layers) * 2 if lr > 0.001 else min(lr * 10, 1)")
+    start = time.perf_counter()
+    for layers in range(1, 10_001):
+        expression.evaluate({"layers": layers, "lr": 0.01})
+    assert time.perf_counter() - start < 1.0

@@ -22,7 +22,12 @@ from ..errors import json_problem
 
 MAX_LENGTH = 1000
 MAX_NODES = 300
-MAX_EXPONENT = 1024
+#: the largest integer an expression may make, in bits (about 1233 decimal digits)
+MAX_BITS = 4096
+#: the most characters or items (nested items included) a string or list an expression makes may hold
+MAX_ITEMS = 10_000
+#: round()'s ndigits beyond this no longer changes the result of any allowed number, so it is clamped here
+ROUND_DIGITS = 1300
 
 
 class ExpressionError(ValueError):
@@ -33,23 +38,73 @@ def _log(x: float, base: float = math.e) -> float:
     return math.log(x, base)
 
 
+def _round(number: Any, digits: Any = None) -> Any:
+    """round(), with ndigits clamped where it stops mattering: round(5, -10**9) would compute 10**10**9."""
+    if digits is None:
+        return round(number)
+    return round(number, max(-ROUND_DIGITS, min(digits, ROUND_DIGITS)) if isinstance(digits, int) else digits)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
+    "min": min, "max": max, "abs": abs, "round": _round, "int": int, "float": float,
     "log": _log, "log2": math.log2, "log10": math.log10, "exp": math.exp, "sqrt": math.sqrt,
     "floor": math.floor, "ceil": math.ceil, "len": len, "sum": sum,
 }
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "pi": math.pi, "e": math.e}
+TOO_MANY_BITS = f"it would make an integer of more than {MAX_BITS} bits"
+TOO_MANY_ITEMS = f"it would make more than {MAX_ITEMS} characters or items"
+
+
+def _size(value: Any) -> int:
+    """Characters of a string, items of a list or dict counting nested ones (the count stops soon after MAX_ITEMS)."""
+    if isinstance(value, str):
+        return len(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    total = len(items)
+    for item in items:
+        if total > MAX_ITEMS:
+            break
+        total += _size(item)
+    return total
+
+
+def _bounded(value: Any) -> Any:
+    """``value`` itself, when it is not too large to keep computing with."""
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise OverflowError(TOO_MANY_BITS)
+    if _size(value) > MAX_ITEMS:
+        raise OverflowError(TOO_MANY_ITEMS)
+    return value
 
 
 def _power(base: Any, exponent: Any) -> Any:
-    if isinstance(exponent, (int, float)) and abs(exponent) > MAX_EXPONENT:
-        raise ExpressionError(f"exponent {exponent} is larger than {MAX_EXPONENT}")
-    return operator.pow(base, exponent)
+    if isinstance(base, int) and isinstance(exponent, int) and (abs(base).bit_length() - 1) * exponent > MAX_BITS:
+        raise OverflowError(TOO_MANY_BITS)  # refused before Python spends minutes computing it
+    return base**exponent
+
+
+def _times(left: Any, right: Any) -> Any:
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, (str, list)) and isinstance(count, int) and _size(sequence) * count > MAX_ITEMS:
+            raise OverflowError(TOO_MANY_ITEMS)
+    return left * right
+
+
+def _plus(left: Any, right: Any) -> Any:
+    if isinstance(left, (str, list)) and isinstance(right, (str, list)) and _size(left) + _size(right) > MAX_ITEMS:
+        raise OverflowError(TOO_MANY_ITEMS)
+    return left + right
+
+
+def _modulo(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        raise TypeError("'%' does not format strings")
+    return left % right
 
 
 BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: _power,
+    ast.Add: _plus, ast.Sub: operator.sub, ast.Mult: _times, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: _modulo, ast.Pow: _power,
 }
 UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 COMPARE = {
@@ -152,9 +207,9 @@ def _evaluate(node: ast.AST, values: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
-        return BINARY[type(node.op)](_evaluate(node.left, values), _evaluate(node.right, values))
+        return _bounded(BINARY[type(node.op)](_evaluate(node.left, values), _evaluate(node.right, values)))
     if isinstance(node, ast.UnaryOp):
-        return UNARY[type(node.op)](_evaluate(node.operand, values))
+        return _bounded(UNARY[type(node.op)](_evaluate(node.operand, values)))
     if isinstance(node, ast.BoolOp):
         is_and = isinstance(node.op, ast.And)
         result: Any = is_and
@@ -175,7 +230,7 @@ def _evaluate(node: ast.AST, values: Mapping[str, Any]) -> Any:
         branch = node.body if _evaluate(node.test, values) else node.orelse
         return _evaluate(branch, values)
     if isinstance(node, ast.Call):
-        return FUNCTIONS[node.func.id](*(_evaluate(arg, values) for arg in node.args))  # type: ignore[attr-defined]
+        return _bounded(FUNCTIONS[node.func.id](*(_evaluate(arg, values) for arg in node.args)))  # type: ignore[attr-defined]
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_evaluate(child, values) for child in node.elts]
+        return _bounded([_evaluate(child, values) for child in node.elts])
     raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in an expression")
