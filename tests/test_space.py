@@ -1,6 +1,7 @@
 import math
 import random
 import re
+import time
 
 import numpy as np
 import pytest
@@ -186,3 +187,39 @@ def test_a_dependent_that_fails_for_some_draws_only_fails_those_trials():
             assert error.config["x"] > 1 and "y" not in error.config
             outcomes.append("invalid")
     assert {"ok", "invalid"} == set(outcomes)
+
+
+def test_exhaustive_values_get_distinct_sub_space_names():
+    names = [sub.name for sub in space_from_json({"x": {"exhaustive": [1, "1", True, 2.5, None, [1]]}}).subspaces]
+    assert names == ["x=1", 'x="1"', "x=True", "x=2.5", "x=None", "x=[1]"]
+    assert [sub.name for sub in space_from_json({"x": {"exhaustive": [[1], [True]]}}).subspaces] == ["x=[1]", "x=[True]"]
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1, 1], "space.x.exhaustive: 1 is listed twice"),
+    ([1, 1.0], "space.x.exhaustive: 1.0 is listed twice"),
+    ([{"a": [1, 2]}, {"a": [1, 2]}], "space.x.exhaustive: {'a': [1, 2]} is listed twice"),
+    ([1, "1", '"1"'], "space: two sub-spaces are named 'x=\"1\"'"),
+])
+def test_exhaustive_values_that_would_share_a_sub_space_name_are_refused(values, expected):
+    with pytest.raises(ConfigError) as raised:
+        space_from_json({"x": {"exhaustive": values}})
+    assert str(raised.value) == expected
+
+
+def test_values_equal_but_for_booleans_are_different_values():
+    assert choice([[1], [True]]).index([True]) == 1
+    assert choice([{"a": 1}, {"a": True}]).index({"a": True}) == 1
+    assert choice([1.0, True]).index(1) == 0 and choice([[1.0], [True]]).index([1]) == 0
+
+
+@pytest.mark.parametrize("data", [
+    {"a": {"exhaustive": list(range(10_000))}, "b": {"exhaustive": list(range(10_000))}},
+    {"exclusive": True, "p": {"a": {"exhaustive": list(range(9_000))}}, "q": {"b": {"exhaustive": list(range(9_000))}}},
+    {"a": {"exhaustive": list(range(20_000))}},
+])
+def test_too_many_sub_spaces_are_refused_before_they_are_built(data):
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="more than 10000 exclusive sub-spaces"):
+        space_from_json(data)
+    assert time.perf_counter() - start < 1.0

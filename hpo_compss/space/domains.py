@@ -62,9 +62,16 @@ def _in_unit(u: float, value: Any, domain: "Domain") -> float:
     return min(max(u, 0.0), 1.0)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equality that keeps True apart from 1 (a choice of [1, true] has two values)."""
-    return isinstance(a, bool) == isinstance(b, bool) and a == b
+def canonical(value: Any) -> Any:
+    """A hashable form of a JSON value: equal for equal values (1 and 1.0), but True stays apart from 1
+    at any depth, so a choice of [1, true] or of [[1], [true]] has two values."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, list):
+        return ("list", tuple(canonical(item) for item in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((key, canonical(item)) for key, item in value.items()))
+    return value
 
 
 class Domain(ABC):
@@ -254,8 +261,9 @@ class Discrete(Domain):
 
     def index(self, value: Any) -> int:
         """The position of ``value`` among the domain's values; ValueError when it is not one."""
+        key = canonical(value)
         for position in range(self.size):
-            if _same(self._at(position), value):
+            if canonical(self._at(position)) == key:
                 return position
         raise ValueError(f"{value!r} is not a value of {self!r}")
 
@@ -394,7 +402,7 @@ class Constant(Domain):
         return copy.deepcopy(self.value)
 
     def to_unit(self, value: Any) -> float:
-        if not _same(value, self.value):
+        if canonical(value) != canonical(self.value):
             raise ValueError(f"{value!r} is not the constant {self.value!r}")
         return 0.5
 

@@ -9,13 +9,15 @@ dict shaped like the tree, holding only the chosen branch of each exclusive scop
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ..errors import ConfigError, InvalidConfig
-from .domains import Constant, Domain
+from .domains import Constant, Domain, canonical
 from .expression import Expression, ExpressionError, parse
 
 Path = tuple[str, ...]
@@ -46,7 +48,18 @@ class Exhaustive:
     def __init__(self, values: Sequence[Any]):
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError("expected a non-empty list of values")
+        seen = set()
+        for value in values:
+            if canonical(value) in seen:
+                raise ValueError(f"{value!r} is listed twice")
+            seen.add(canonical(value))
         self.values = list(values)
+
+    def labels(self) -> list[str]:
+        """How each value names its sub-space: as Python prints it, or as JSON when two values print the same (1 and "1")."""
+        plain = [str(value) for value in self.values]
+        counts = Counter(plain)
+        return [json.dumps(value) if counts[text] > 1 else text for value, text in zip(self.values, plain)]
 
     def to_json(self) -> dict:
         return {"exhaustive": self.values}
@@ -183,6 +196,9 @@ class Space:
         self.root = root
         parts = _expand(root, ())
         self.subspaces = [_finish(part) for part in parts]
+        twice = [name for name, count in Counter(sub.name for sub in self.subspaces).items() if count > 1]
+        if twice:
+            raise ConfigError(("space",), f"two sub-spaces are named {twice[0]!r}")
         for sub in self.subspaces:
             sub.check_dependents()
 
@@ -218,7 +234,9 @@ def _expand(node: Node, path: Path) -> list[_Part]:
     if isinstance(node, Dependent):
         return [_Part(dependents={path: node})]
     if isinstance(node, Exhaustive):
-        return [_Part([f"{'.'.join(path)}={value}"], leaves={path: Constant(value)}) for value in node.values]
+        _limit_subspaces(len(node.values), path)
+        return [_Part([f"{'.'.join(path)}={label}"], leaves={path: Constant(value)})
+                for value, label in zip(node.values, node.labels())]
     scopes = [path] if path else []
     if node.exclusive:
         parts = []
@@ -226,13 +244,20 @@ def _expand(node: Node, path: Path) -> list[_Part]:
             label = f"{'.'.join(path)}={name}" if path else name
             branch = _Part([label], scopes)
             parts.extend(branch.merged(part) for part in _expand(child, path + (name,)))
+            _limit_subspaces(len(parts), path)
     else:
         parts = [_Part(scopes=scopes)]
         for name, child in node.children.items():
-            parts = [left.merged(right) for left, right in itertools.product(parts, _expand(child, path + (name,)))]
-            if len(parts) > MAX_SUBSPACES:
-                raise ConfigError(("space", *path), f"more than {MAX_SUBSPACES} exclusive sub-spaces")
+            right = _expand(child, path + (name,))
+            _limit_subspaces(len(parts) * len(right), path)
+            parts = [left.merged(part) for left, part in itertools.product(parts, right)]
     return parts
+
+
+def _limit_subspaces(count: int, path: Path) -> None:
+    """Refuse more sub-spaces than MAX_SUBSPACES, before they are built."""
+    if count > MAX_SUBSPACES:
+        raise ConfigError(("space", *path), f"more than {MAX_SUBSPACES} exclusive sub-spaces")
 
 
 def _finish(part: _Part) -> SubSpace:
