@@ -58,6 +58,8 @@ EXPECTED = {
     "objective_not_a_spec": 'objective: expected "module.path:function"',
     "objective_not_importable": "objective: cannot import 'no_such_module_xyz': ModuleNotFoundError",
     "stop_unknown_key": "stop.traget: unknown key",
+    "too_many_dimensions": "space: the space has 12000 dimensions, more than 10000",
+    "too_many_features": "space: gp and tpe would see 20000 features in the space, more than 10000",
     "top_level_array": "expected a JSON object, got list",
     "trials_not_integer": "budget.trials: expected an integer, got 'ten'",
     "uniform_low_above_high": "space.x.uniform: expected low < high, got low=5 high=1",

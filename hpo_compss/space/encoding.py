@@ -13,8 +13,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import ConfigError
 from .domains import Domain, Repeat
 from .structure import Path, SubSpace
+
+#: features of one sub-space a model searcher may see: its candidate arrays hold thousands of rows of them
+MAX_FEATURES = 10_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Encoding:
                 width = draw.size if draw.kind == "categorical" else 1
                 slots.append(Slot(path, item, draw, start, width))
                 start += width
+        if start > MAX_FEATURES:
+            raise ConfigError(("space",), f"gp and tpe would see {start} features in {sub.title}, more than {MAX_FEATURES}")
         self.slots: list[Slot] = slots
         self.width = start
         #: features a gradient optimiser may move freely (continuous slots)

@@ -22,6 +22,8 @@ from .expression import Expression, ExpressionError, parse
 
 Path = tuple[str, ...]
 MAX_SUBSPACES = 10_000
+#: unit-cube coordinates of one sub-space (Sobol sequences go up to 21201)
+MAX_DIMS = 10_000
 #: draws on which validation computes every dependent value (the centre of the unit cube, then seeded random points)
 CHECK_DRAWS = 6
 
@@ -114,6 +116,11 @@ class SubSpace:
     def dims(self) -> int:
         return sum(domain.dims for domain in self.leaves.values())
 
+    @property
+    def title(self) -> str:
+        """How messages name it."""
+        return f"sub-space {self.name}" if self.name else "the space"
+
     def complexity(self) -> float:
         """SHADHO's complexity of this sub-space: the product of its domains' complexities."""
         return math.prod(domain.complexity() for domain in self.leaves.values())
@@ -200,6 +207,8 @@ class Space:
         if twice:
             raise ConfigError(("space",), f"two sub-spaces are named {twice[0]!r}")
         for sub in self.subspaces:
+            if sub.dims > MAX_DIMS:
+                raise ConfigError(("space",), f"{sub.title} has {sub.dims} dimensions, more than {MAX_DIMS}")
             sub.check_dependents()
 
     def to_json(self) -> dict:
