@@ -223,3 +223,8 @@ def test_too_many_sub_spaces_are_refused_before_they_are_built(data):
     with pytest.raises(ConfigError, match="more than 10000 exclusive sub-spaces"):
         space_from_json(data)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_space_without_parameters_is_refused():
+    with pytest.raises(ConfigError, match="space: expected a non-empty object of parameters"):
+        space_from_json({"exclusive": False})

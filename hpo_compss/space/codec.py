@@ -70,6 +70,8 @@ def space_from_json(data: Any, path: tuple[Key, ...] = ("space",)) -> Space:
     root = node_from_json(data, path)
     if not isinstance(root, Scope):
         raise ConfigError(path, "expected an object of named parameters, not a single domain")
+    if not root.children:
+        raise ConfigError(path, "expected a non-empty object of parameters")
     return Space(root)
 
 
