@@ -14,11 +14,13 @@ warm start for the next one.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
-from scipy.stats import skew, yeojohnson
+from scipy.special import ndtri
+from scipy.stats import rankdata, skew, yeojohnson
 
 SQRT5 = math.sqrt(5.0)
 LOG_SCALE_BOUNDS = (math.log(1e-3), math.log(1e3))
@@ -34,6 +36,10 @@ NOISE_PRIOR = (1.1, 30.0)
 SKEW_TO_WARP = 1.0
 #: a first fit on more results than this starts on a subset of this size
 COLD_SUBSET = 150
+#: results this many median absolute deviations from the median are brought in logarithmically
+FAR = 1e3
+#: with such results, the least interquartile range of the others' targets before ranks are used instead
+MIN_SPREAD = 0.2
 
 
 def transform_targets(y: np.ndarray) -> np.ndarray:
@@ -43,18 +49,46 @@ def transform_targets(y: np.ndarray) -> np.ndarray:
     transform pulls it in, after a robust standardisation (median, interquartile range), so one
     huge loss cannot squeeze all the others together first. Without such a tail the transform would
     only blur the differences among the best results, which are the ones that matter.
+
+    Results more than ``FAR`` typical deviations away (a penalty of 1e100 or ``sys.float_info.max``)
+    are brought in logarithmically first, and if the bulk of the results still ends up squeezed
+    together, their ranks are used instead (as normal scores): an extreme value never blinds the model.
     """
     y = np.asarray(y, dtype=float)
-    if len(y) < 3 or np.ptp(y) == 0:
-        return y - y.mean()
-    if skew(y) > SKEW_TO_WARP:
-        quartiles = np.percentile(y, [25, 75])
-        scale = (quartiles[1] - quartiles[0]) / 1.349 or y.std()
+    if len(y) == 0 or np.all(y == y[0]):
+        return np.zeros(len(y))
+    if len(y) < 3:
+        return np.sign(y - y[::-1])  # two results: one better, one worse
+    z, extreme = _robust_deviations(y)
+    if skew(z) > SKEW_TO_WARP:
         with np.errstate(all="ignore"):
-            warped = yeojohnson((y - np.median(y)) / scale)[0]
+            warped = yeojohnson(z)[0]
         if np.all(np.isfinite(warped)) and np.ptp(warped) > 0:
-            y = warped
-    return (y - y.mean()) / y.std()
+            z = warped
+    z = (z - z.mean()) / z.std()
+    if extreme.any() and np.subtract(*np.percentile(z[~extreme], [75, 25])) < MIN_SPREAD:
+        z = ndtri((rankdata(y) - 0.5) / len(y))
+        z = (z - z.mean()) / z.std()
+    return z
+
+
+def _robust_deviations(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y - median) / (IQR / 1.349), and which results were extreme (brought in logarithmically first).
+
+    Computed on halves, so that no difference of two floats overflows. Extreme means more than ``FAR``
+    median absolute deviations away: unlike the quartiles, the median deviation is not fooled until
+    half of the results are extreme.
+    """
+    deviations = y * 0.5 - np.median(y * 0.5)
+    size = np.abs(deviations)
+    typical = np.median(size) or np.median(size[size > 0])
+    extreme = size > FAR * typical
+    with np.errstate(all="ignore"):
+        far = np.log(FAR * typical)
+        deviations[extreme] = np.sign(deviations[extreme]) * np.exp(far) * (1 + np.log(size[extreme]) - far)
+    quartiles = np.percentile(deviations, [25, 75])
+    scale = (quartiles[1] - quartiles[0]) / 1.349 or typical
+    return deviations / scale, extreme
 
 
 class GaussianProcess:
