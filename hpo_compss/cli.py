@@ -15,6 +15,7 @@ from typing import Sequence
 from .errors import ConfigError
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 #: The driver's own linear algebra (a GP's matrices) is small: one BLAS thread, set before numpy
 #: loads, so it never fights the trials for their cores. Trials get their own counts (runtime.process).
 DRIVER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write DIR/report: summary.md, trials.csv and figures")
     report.add_argument("study_dir", type=Path)
 
+    repair = commands.add_parser("repair", help="move a journal's damaged lines aside, so the study can resume")
+    repair.add_argument("study_dir", type=Path)
+
     trace = commands.add_parser("trace", help="analyse a Paraver trace (COMPSs' or a local study's)")
     trace.add_argument("prv", type=Path, help="the .prv file (its .pcf and .row beside it)")
     trace.add_argument("--study", type=Path, metavar="DIR", help="match tasks to this study's trials")
@@ -72,11 +76,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     source = getattr(args, "experiment", None) or str(getattr(args, "study_dir", ""))
+    from .journal import JournalWriteError
+    from .lock import LockLost
+
     try:
         return COMMANDS[args.command](args)
     except ConfigError as error:
         print(f"error: {source}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (JournalWriteError, LockLost) as error:
+        print(f"error: {source}: {error}; the driver stopped. Continue with: hpo-compss resume {source}",
+              file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -87,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from .study import load_study
+    from .folder import load_study
 
     return _drive(load_study(args.study_dir), args.study_dir, args)
 
@@ -106,7 +117,7 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
         print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
         return 128 + interruption.signum
     ledger = outcome.ledger
-    print(f"study {experiment.name}: {len(ledger.trials)} trials ({ledger.count('complete')} complete, "
+    print(f"study {experiment.name}: {ledger.n_trials} trials ({ledger.count('complete')} complete, "
           f"{ledger.count('failed')} failed) in {outcome.seconds:.1f} s; stopped: {outcome.stop_reason}")
     best = ledger.best_json()
     if best is None:
@@ -141,12 +152,14 @@ def _best_line(metric: str, best: dict) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .study import driver_running, load_study, read_ledger
+    from .folder import load_study, read_ledger
+    from .lock import driver_running
 
     experiment = load_study(args.study_dir, check=False)
-    ledger = read_ledger(args.study_dir, experiment)
+    ledger, journal = read_ledger(args.study_dir, experiment)
+    running = driver_running(args.study_dir)
     status = {"name": experiment.name, "budget": experiment.trials * experiment.repeats, **ledger.status(),
-              "driver_running": driver_running(args.study_dir)}
+              "driver_running": running, "damaged_lines": journal.skipped}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -157,9 +170,14 @@ def _status(args: argparse.Namespace) -> int:
         print("failures: " + ", ".join(f"{kind} {n}" for kind, n in sorted(status["failures"].items())))
     if status["best"]:
         print(_best_line(experiment.metric, status["best"]))
-    state = "a driver is running it" if status["driver_running"] else (
+    state = "a driver is running it" if running else (
         f"stopped: {status['stopped']['reason']}" if status["stopped"] else "no driver is running it")
     print(state)
+    if journal.skipped:
+        print(f"warning: {journal.path}: damaged line(s) {', '.join(map(str, journal.skipped[:10]))} are not counted; "
+              f"`hpo-compss repair {args.study_dir}` moves them aside")
+    if journal.tail is not None and not running:
+        print(f"warning: {journal.path}: a torn last record ({journal.tail.length} bytes) is cut off at the next resume")
     return 0
 
 
@@ -168,6 +186,24 @@ def _report(args: argparse.Namespace) -> int:
 
     out = report_study(args.study_dir)
     print(f"report: {out / 'summary.md'} ({len(list(out.glob('*.png')))} figures, trials.csv)")
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from .folder import JOURNAL_FILE, SUMMARY_FILE, load_study
+    from .journal import quarantine
+    from .lock import StudyLock
+
+    load_study(args.study_dir, check=False)
+    path = Path(args.study_dir) / JOURNAL_FILE
+    with StudyLock(Path(args.study_dir), print):
+        moved = quarantine(path)
+        (Path(args.study_dir) / SUMMARY_FILE).unlink(missing_ok=True)
+    if not moved:
+        print(f"{path}: no damaged line")
+        return 0
+    print(f"{path}: moved {len(moved)} damaged line(s) ({', '.join(map(str, moved[:10]))}) to "
+          f"{path.with_name(path.stem + '.damaged.jsonl')}; what they recorded runs again at the next resume")
     return 0
 
 
@@ -181,12 +217,11 @@ def _trace(args: argparse.Namespace) -> int:
     except (TraceError, OSError) as error:
         raise ConfigError(("trace",), str(error)) from None
     if args.study:
-        from .journal import Journal
-        from .study import JOURNAL_FILE
+        from .folder import JOURNAL_FILE, journal_of
 
         if not (args.study / JOURNAL_FILE).is_file():
             raise ConfigError(("--study",), f"{args.study} is not a study folder (no {JOURNAL_FILE})")
-        match_trials(summary, Journal(args.study / JOURNAL_FILE).read())  # every attempt, not only the last
+        match_trials(summary, list(journal_of(args.study).records(skip_damaged=True)))  # every attempt
     print(json.dumps(summary.to_json(), indent=2) if args.json else summary.to_text())
     if args.plot:
         trace_timeline(summary, args.plot)
@@ -207,7 +242,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _validate, "report": _report,
-            "trace": _trace}
+            "repair": _repair, "trace": _trace}
 
 
 def run_main() -> int:

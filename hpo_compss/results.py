@@ -1,15 +1,46 @@
-"""What the journal says so far: each trial's latest state, each config's values, the best config.
+"""What the journal says so far: each trial's state, each config's values, the best config.
 
 A ``Ledger`` takes records one at a time in journal order, the same way when the driver writes them
-and when ``status`` or ``resume`` reads them back, so all three always agree.
+and when ``status`` or ``resume`` reads them back, so all three always agree. Its memory does not
+grow with the journal's records: it keeps the last record only of the trials that can still change
+(running, cancelled, awaiting a retry), the ids of the others, and the state only of the configs
+that are not finished (and of the best). A config's value is the mean over its repeats, so the best
+config is chosen among the finished ones: its value can no longer change. ``to_json``/``from_json``
+save and restore it whole, so a reader can start from a saved ledger and read only the journal's
+newer records.
+
+Nothing a trial returns can break it: any finite number is a valid result, and means and spreads of
+values near the float limits are computed without overflow.
 """
 from __future__ import annotations
 
+import math
 import statistics
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 TERMINAL = ("complete", "failed")
+
+
+def mean_of(values: Iterable[float]) -> float:
+    """The mean, also of values whose sum overflows (``sys.float_info.max``, a common penalty)."""
+    values = list(values)
+    try:
+        return statistics.fmean(values)
+    except OverflowError:
+        return math.fsum(v / len(values) for v in values)
+
+
+def spread_of(values: Iterable[float]) -> float:
+    """The sample standard deviation, clamped to the largest float instead of overflowing."""
+    values = list(values)
+    if len(values) < 2:
+        return 0.0
+    scale = max(abs(v) for v in values)
+    if scale == 0:
+        return 0.0
+    return min(statistics.stdev([v / scale for v in values]) * scale, sys.float_info.max)
 
 
 @dataclass
@@ -25,15 +56,32 @@ class ConfigState:
 
     def add_value(self, repeat: int, value: float) -> None:
         self.values[repeat] = value
-        self.mean = statistics.fmean(self.values.values())
+        self.mean = mean_of(self.values.values())
 
     @property
     def std(self) -> float:
-        return statistics.stdev(self.values.values()) if len(self.values) > 1 else 0.0
+        return spread_of(self.values.values())
+
+    def to_json(self) -> dict:
+        return {"config_id": self.config_id, "config": self.config, "subspace": self.subspace,
+                "first_trial": self.first_trial, "values": [[r, v] for r, v in self.values.items()],
+                "done": sorted(self.done)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ConfigState":
+        state = cls(data["config_id"], data["config"], data["subspace"], data["first_trial"], done=set(data["done"]))
+        for repeat, value in data["values"]:
+            state.add_value(repeat, value)
+        return state
 
 
-def _kind(record: dict) -> str:
+def kind_of(record: dict) -> str:
     return "retrying" if record["status"] == "failed" and record.get("retry") else record["status"]
+
+
+def failure_kind(reason: str) -> str:
+    """A failure's kind for counting: the reason's first word (exception, timeout, crashed, invalid...)."""
+    return reason.split(":")[0]
 
 
 class Ledger:
@@ -42,11 +90,17 @@ class Ledger:
     def __init__(self, mode: str = "min", repeats: int = 1):
         self.mode = mode
         self.repeats = repeats
-        self.trials: dict[int, dict] = {}
+        #: the last record of each trial that may still change: running, cancelled, awaiting a retry
+        self.open: dict[int, dict] = {}
+        #: trials that ended for good (complete, or failed with no retry due): they never change again
+        self.closed: set[int] = set()
+        self.config_ids: set[int] = set()
+        #: configs with a repeat not yet ended
         self.configs: dict[int, ConfigState] = {}
         self.best: ConfigState | None = None
         self.stopped: dict | None = None
         self.counts: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
 
     def add(self, record: dict) -> ConfigState | None:
         if "study" in record:
@@ -55,31 +109,44 @@ class Ledger:
             elif record["study"] == "stopped":
                 self.stopped = record
             return None
-        previous = self.trials.get(record["trial"])
-        if previous is not None:
-            self.counts[_kind(previous)] -= 1
-        self.trials[record["trial"]] = record
-        self.counts[_kind(record)] = self.counts.get(_kind(record), 0) + 1
-        state = self.configs.get(record["config_id"])
-        if state is None:
-            state = self.configs[record["config_id"]] = ConfigState(
-                record["config_id"], record["config"], record.get("subspace", ""), record["trial"])
-        status = record["status"]
-        if status not in TERMINAL or (status == "failed" and record.get("retry")):
+        trial = record["trial"]
+        if trial in self.closed:  # a trial that ended for good never changes: a later record is a duplicate
             return None
-        if status == "complete":
+        previous = self.open.pop(trial, None)
+        if previous is not None:
+            self.counts[kind_of(previous)] -= 1
+        self.counts[kind_of(record)] = self.counts.get(kind_of(record), 0) + 1
+        config_id = record["config_id"]
+        self.config_ids.add(config_id)
+        state = self.configs.get(config_id)
+        if state is None:
+            state = self.configs[config_id] = ConfigState(config_id, record["config"], record.get("subspace", ""), trial)
+        if record["status"] not in TERMINAL or kind_of(record) == "retrying":
+            self.open[trial] = record
+            return None
+        self.closed.add(trial)
+        if record["status"] == "complete":
             state.add_value(record["repeat"], record["value"])
-            if self.best is None or self.better(state.mean, self.best.mean):
-                self.best = state
-            elif state is self.best:  # a new repeat made the best config's mean worse: look again
-                self.best = min(
-                    (c for c in self.configs.values() if c.mean is not None),
-                    key=lambda c: c.mean if self.mode == "min" else -c.mean)
+        else:
+            kind = failure_kind(record.get("reason", "unknown"))
+            self.reasons[kind] = self.reasons.get(kind, 0) + 1
         state.done.add(record["repeat"])
-        return state if len(state.done) == self.repeats else None
+        if len(state.done) < self.repeats:
+            return None
+        del self.configs[config_id]
+        if state.mean is not None and (self.best is None or self.better(state.mean, self.best.mean)):
+            self.best = state
+        return state
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self.mode == "min" else a > b
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.open) + len(self.closed)
+
+    def knows(self, trial: int) -> bool:
+        return trial in self.closed or trial in self.open
 
     def count(self, kind: str) -> int:
         """Trials whose latest record is of this kind: running, complete, failed (for good), retrying, cancelled."""
@@ -87,17 +154,11 @@ class Ledger:
 
     def unfinished(self) -> list[dict]:
         """Latest records of trials that must run again: interrupted, cancelled, or failed with a retry due."""
-        return [r for r in self.trials.values()
-                if r["status"] in ("running", "cancelled") or (r["status"] == "failed" and r.get("retry"))]
+        return list(self.open.values())
 
     def failure_reasons(self) -> dict[str, int]:
         """Final failures by kind (the reason's first word: exception, timeout, crashed, invalid...)."""
-        reasons: dict[str, int] = {}
-        for record in self.trials.values():
-            if record["status"] == "failed" and not record.get("retry"):
-                kind = record.get("reason", "unknown").split(":")[0]
-                reasons[kind] = reasons.get(kind, 0) + 1
-        return reasons
+        return dict(self.reasons)
 
     def best_json(self) -> dict[str, Any] | None:
         if self.best is None:
@@ -113,12 +174,47 @@ class Ledger:
     def status(self) -> dict[str, Any]:
         """The numbers ``hpo-compss status --json`` prints."""
         return {
-            "n_trials": len(self.trials), "n_complete": self.count("complete"), "n_failed": self.count("failed"),
+            "n_trials": self.n_trials, "n_complete": self.count("complete"), "n_failed": self.count("failed"),
             "n_running": self.count("running"), "n_cancelled": self.count("cancelled"),
             "n_retrying": self.count("retrying"),
-            "n_configs": len(self.configs), "failures": self.failure_reasons(), "best": self.best_json(),
+            "n_configs": len(self.config_ids), "failures": self.failure_reasons(), "best": self.best_json(),
             "stopped": None if self.stopped is None else {k: self.stopped.get(k) for k in ("reason", "final", "time")},
         }
+
+    # -- saved and restored whole -------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "repeats": self.repeats, "open": list(self.open.values()),
+                "closed": _ranges(self.closed), "config_ids": _ranges(self.config_ids),
+                "configs": [state.to_json() for state in self.configs.values()],
+                "best": None if self.best is None else self.best.to_json(),
+                "stopped": self.stopped, "counts": self.counts, "reasons": self.reasons}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Ledger":
+        ledger = cls(data["mode"], data["repeats"])
+        ledger.open = {record["trial"]: record for record in data["open"]}
+        ledger.closed = set(_from_ranges(data["closed"]))
+        ledger.config_ids = set(_from_ranges(data["config_ids"]))
+        ledger.configs = {state["config_id"]: ConfigState.from_json(state) for state in data["configs"]}
+        ledger.best = None if data["best"] is None else ConfigState.from_json(data["best"])
+        ledger.stopped, ledger.counts, ledger.reasons = data["stopped"], data["counts"], data["reasons"]
+        return ledger
+
+
+def _ranges(numbers: Iterable[int]) -> list[list[int]]:
+    """Sorted integers as [first, last] runs: a study's trial ids are mostly one run."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return runs
+
+
+def _from_ranges(runs: list[list[int]]) -> Iterator[int]:
+    for first, last in runs:
+        yield from range(first, last + 1)
 
 
 def attempts_that_ran(records: Iterable[dict]) -> list[dict]:

@@ -1,18 +1,17 @@
 """The driver: ask the searcher, submit trials, harvest results, journal them, tell, stop, resume.
 
-A study lives in one folder: ``experiment.json`` (the validated experiment), ``journal.jsonl`` (every
-record, see :mod:`hpo_compss.journal`), ``trials/<id>/`` (each trial's stdout and stderr) and
-``source/`` (a copy of the objective's file). Running a study whose folder already has a journal
+A study lives in one folder (``folder``). Running a study whose folder already has a journal
 resumes it: the journal is replayed into the searcher in its original order, trials that were
-running or due a retry run again with the same id and seed, and the budget is finished.
+running, cancelled or due a retry run again with the same id and seed, configs the journal never
+heard of (a gap) are asked again, and the budget is finished.
+
+Everything the driver decides is journaled, in the order it decided it, before the searcher hears
+of it. SIGINT and SIGTERM only set a flag, which the loop looks at between two steps (at least every
+``WAKE_SECONDS``), so a signal never cuts a step in half.
 """
 from __future__ import annotations
 
-import fcntl
-import importlib.util
-import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -23,9 +22,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from .analysis.study_trace import write_study_trace
-from .errors import ConfigError
-from .experiment import Experiment, parse_experiment
-from .journal import Journal
+from .errors import ConfigError, InvalidConfig
+from .experiment import Experiment
+from .folder import SUMMARY_FILE, TRIALS_DIR, journal_of, open_study, save_summary
+from .journal import Journal, JournalWriteError
+from .lock import StudyLock
 from .results import ConfigState, Ledger
 from .runtime import inbox
 from .runtime.engine import Engine, Finished
@@ -33,12 +34,15 @@ from .runtime.local import LocalEngine
 from .runtime.resources import Assignment, Machine, usable_classes
 from .search import Background, Suggestion, trial_seed
 
-EXPERIMENT_FILE = "experiment.json"
-#: the sub-space name of a config whose dependent values could not be computed
-INVALID = "invalid"
-JOURNAL_FILE = "journal.jsonl"
-#: how often (s) the loop looks whether the searcher has a config ready, while trials run
+#: the longest the loop waits before it looks at signals and the searcher again
+WAKE_SECONDS = 0.25
+#: how often the loop looks whether the searcher has a config ready, while trials run
 SUGGESTION_POLL = 0.02
+#: how often the driver saves the ledger for readers (``folder.save_summary``)
+SUMMARY_SECONDS = 2.0
+#: how often one trial may be interrupted by a stop signal the driver itself did not get, before it fails
+MAX_INTERRUPTIONS = 3
+INVALID_CONFIG = "invalid config: "
 
 
 class Interrupted(Exception):
@@ -56,48 +60,9 @@ class Outcome:
     seconds: float
 
 
-def open_study(experiment: Experiment, directory: Path) -> Path:
-    """Create the study folder, or check that an existing one holds this same experiment."""
-    directory = Path(directory)
-    stored = directory / EXPERIMENT_FILE
-    wanted = experiment.to_json()
-    if stored.exists():
-        previous = json.loads(stored.read_text())
-        if previous != wanted:
-            key = next((k for k in sorted(set(previous) | set(wanted)) if previous.get(k) != wanted.get(k)), "?")
-            raise ConfigError((key,), f"differs from the study already in {directory}; "
-                                      "use `hpo-compss resume` to continue it, or --study-dir for a new study")
-        return directory
-    (directory / "trials").mkdir(parents=True, exist_ok=True)
-    temporary = stored.with_suffix(".tmp")
-    temporary.write_text(json.dumps(wanted, indent=2) + "\n")
-    os.replace(temporary, stored)
-    _keep_objective_source(experiment.objective, directory / "source")
-    return directory
-
-
-def load_study(directory: Path, check: bool = True) -> Experiment:
-    """The experiment a study folder was started with."""
-    stored = Path(directory) / EXPERIMENT_FILE
-    if not stored.exists():
-        raise ConfigError((), f"{directory} is not a study folder (no {EXPERIMENT_FILE})")
-    return parse_experiment(json.loads(stored.read_text()), check=check)
-
-
-def read_ledger(directory: Path, experiment: Experiment) -> Ledger:
-    ledger = Ledger(experiment.mode, experiment.repeats)
-    for record in Journal(Path(directory) / JOURNAL_FILE).read():
-        ledger.add(record)
-    return ledger
-
-
-def driver_running(directory: Path) -> bool:
-    """Does a live driver hold this study's lock?"""
-    try:
-        with _StudyLock(directory):
-            return False
-    except ConfigError:
-        return True
+def failure_signature(reason: str) -> str:
+    """What two failures must share to be "the same": ``exception: KeyError``, ``crashed: killed by SIGSEGV``."""
+    return ": ".join(reason.split(": ")[:2])
 
 
 class Driver:
@@ -106,37 +71,58 @@ class Driver:
     def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
                  backend: str = "local", max_running: int | None = None):
         self.experiment = experiment
-        self.directory = Path(directory)
+        self.directory = Path(directory).resolve()
         self.machine = machine
         self.out = out
         self.backend = backend
         self.max_running = max_running
-        self.journal = Journal(self.directory / JOURNAL_FILE)
-        self.trials_dir = str(self.directory / "trials")
+        self.journal: Journal = journal_of(self.directory)
+        self.trials_dir = str(self.directory / TRIALS_DIR)
         self.ledger = Ledger(experiment.mode, experiment.repeats)
         self.searcher = Background(experiment.searcher())
-        self.awaiting = False  # a config was requested from the searcher and is not ready yet
         self.asked: dict[int, Suggestion] = {}
+        #: configs that could not be built, with why
+        self.invalid: dict[int, str] = {}
+        #: the next config id never asked, and ids below it the journal never heard of (a gap)
+        self.next_config = 0
+        self.missing: list[int] = []
+        #: a config id requested from the searcher whose config is not ready yet
+        self.awaiting: int | None = None
         self.pending: deque[dict] = deque()
+        #: running records of the fill under way, not yet journaled
+        self.unjournaled: list[dict] = []
+        #: attempts interrupted in this run by a stop signal the driver did not get itself, by (trial, attempt)
+        self.interruptions: dict[tuple[int, int], int] = {}
+        #: the failure signatures of this run's first attempts, while they all failed alike
+        self.opening: list[str] = []
         self.stale = 0  # configs finished since the best last improved (stop.patience)
         self.stop_reason = ""
         self.final = False
+        self.signal: int | None = None
+        self.lock: StudyLock | None = None
         self.started = time.monotonic()
+        self.summary_due = 0.0
 
     def run(self) -> Outcome:
-        with _StudyLock(self.directory), _signals_raise_interrupted():
+        with StudyLock(self.directory, self._say) as lock, _StopSignals(self):
+            self.lock = lock
+            torn = self.journal.cut_torn_tail()
+            if torn is not None:
+                self._say(f"{self.journal.path}: cut off a torn last record ({torn.length} bytes, written when a "
+                          "driver was killed); what it recorded runs again")
             self._replay()
             if self.final:
                 if not (self.ledger.stopped or {}).get("final"):  # it ended (say, target reached) just before a crash
                     self._stop()
-                    self.journal.close()
+                self._save_summary()
+                self.journal.close()
                 self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
                 return Outcome(self.ledger, self.stop_reason, 0.0)
             engine = self._engine()
-            self._start_session(engine)
-            self.searcher.start()
             try:
                 with engine:
+                    self._start_session(engine)
+                    self.searcher.start()
                     try:
                         self._loop(engine)
                     except Interrupted as interruption:
@@ -144,12 +130,15 @@ class Driver:
                         self._record(engine.cancel(f"cancelled: driver {self.stop_reason}"))
                         self._stop()
                         raise
+                    finally:
+                        if engine.running:  # the journal cannot be written (or the lock was lost)
+                            engine.cancel("cancelled: the driver stopped")
+                    self._save_summary()
             finally:
                 self.searcher.close()
                 self.journal.close()
                 if self.backend == "local":  # COMPSs writes its own trace (runcompss --tracing)
-                    write_study_trace(self.directory, self.journal.read(),
-                                      [c.name for c in self.experiment.compute_classes])
+                    self._write_trace()
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
     def _engine(self) -> Engine:
@@ -167,9 +156,12 @@ class Driver:
     def _replay(self) -> None:
         """Rebuild the ledger and the searcher's state from the journal, in the order it was written."""
         mismatch = False
-        for record in self.journal.read():
+        for record in self.journal.records():
             if "trial" in record and record["config_id"] not in self.asked:
                 suggestion = Suggestion(record["config"], record.get("subspace", ""))
+                reason = record.get("reason", "")
+                if record["status"] == "failed" and reason.startswith(INVALID_CONFIG):
+                    self.invalid[record["config_id"]] = reason[len(INVALID_CONFIG):]
                 mismatch |= not self._restore(record["config_id"], suggestion)
                 self.asked[record["config_id"]] = suggestion
             self._take(record, quiet=True)
@@ -177,126 +169,168 @@ class Driver:
             self.stop_reason, self.final = self.ledger.stopped["reason"], True
         if mismatch:
             self._say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
+        self.next_config = max(self.asked, default=-1) + 1
+        self.missing = sorted(set(range(min(self.next_config, self.experiment.trials))) - set(self.asked))
+        if self.missing:
+            self._say(f"the journal holds no record of config(s) {_list(self.missing)}: they are asked again")
         self._take_delivered()
         self.pending.clear()  # rebuilt from the ledger, which now knows every outcome
-        repeats = self.experiment.repeats
         unfinished = {r["trial"]: r for r in self.ledger.unfinished()}
+        invalid = []
         for config_id, suggestion in sorted(self.asked.items()):
-            for repeat in range(repeats):
-                trial = config_id * repeats + repeat
-                if trial in unfinished:
-                    record = unfinished[trial]
-                    attempt = record["attempt"] + (record["status"] == "failed")
-                    self.pending.append(self._task(trial, suggestion, attempt))
-                elif trial not in self.ledger.trials:
-                    self.pending.append(self._task(trial, suggestion, 1))
+            for task in self._tasks(config_id, suggestion):
+                if task["trial"] in unfinished:
+                    record = unfinished[task["trial"]]
+                    self.pending.append({**task, "attempt": record["attempt"] + (record["status"] == "failed")})
+                elif not self.ledger.knows(task["trial"]):
+                    (invalid if config_id in self.invalid else self.pending).append(task)
+        self._record([self._invalid_outcome(task) for task in invalid])
 
     def _take_delivered(self) -> None:
         """Journal the outcomes trials left in the inbox while no driver was running (COMPSs tasks go on)."""
         mail = inbox.collect(self.directory)
+        by_attempt = {(trial, attempt): outcome for (trial, attempt, _), outcome in mail.outcomes.items()}
         classes = {cls.name: cls for cls in self.experiment.compute_classes}
         delivered = []
         for record in self.ledger.unfinished():
-            outcome = mail.outcomes.get((record["trial"], record["attempt"]))
+            outcome = by_attempt.get((record["trial"], record["attempt"]))
             cls = classes.get(record.get("class", ""))
             if outcome is not None and cls is not None:
-                task = self._task(record["trial"], self.asked[record["config_id"]], record["attempt"])
+                task = {**self._task(record["trial"], self.asked[record["config_id"]]), "attempt": record["attempt"]}
                 delivered.append(Finished(task, outcome, Assignment(cls, (), ())))
         if delivered:
             self._say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
             self._record(delivered)
         for key in mail.outcomes:
             inbox.discard(self.directory, key)
+        inbox.clear_heartbeats(self.directory)
+
+    def _restore(self, config_id: int, suggestion: Suggestion) -> bool:
+        try:
+            return self.searcher.restore(config_id, suggestion)
+        except InvalidConfig as invalid:
+            return invalid.config == suggestion.config
+        except ConfigError:
+            return False
 
     # -- the loop ---------------------------------------------------------------------------------
     def _loop(self, engine: Engine) -> None:
         budget = self.experiment.seconds
         while True:
+            self._check()
             if not self.stop_reason:
                 self._fill(engine)
-            if engine.running == 0:
+            if engine.running == 0 and (self.stop_reason or self.awaiting is None):
                 if not self.stop_reason:
                     self.stop_reason, self.final = "budget of trials used", True
                 break
-            remaining = None if budget is None else max(0.0, budget - (time.monotonic() - self.started))
-            if self.awaiting and not self.stop_reason:  # come back soon to take the config the searcher prepares
-                remaining = SUGGESTION_POLL if remaining is None else min(remaining, SUGGESTION_POLL)
-            self._record(engine.wait(remaining))
+            wait = WAKE_SECONDS
+            if budget is not None:
+                wait = min(wait, max(0.0, budget - (time.monotonic() - self.started)))
+            if self.awaiting is not None and not self.stop_reason:  # come back soon for the config being prepared
+                wait = min(wait, SUGGESTION_POLL)
+            self._record(engine.wait(wait))
             if budget is not None and not self.stop_reason and time.monotonic() - self.started >= budget:
                 self.stop_reason = f"time budget of {budget:g} s used"
             if self.stop_reason and engine.running:
                 self._record(engine.cancel(f"cancelled: {self.stop_reason}"))
+            if time.monotonic() >= self.summary_due:
+                self._save_summary()
         self._stop()
 
+    def _check(self) -> None:
+        """Act on a stop signal received since the last look, or on a lock another driver took."""
+        if self.signal is not None:
+            raise Interrupted(self.signal)
+        self.lock.check()
+
     def _fill(self, engine: Engine) -> None:
-        """Submit trials while a compute class has room and the budget allows."""
-        running_records = []
+        """Submit trials while a compute class has room and the budget allows; journal them in order."""
         while (cls := engine.free_class()) is not None:
-            # a config that cannot be built is recorded as failed at once: ask again. Wait for the
-            # searcher only when nothing runs; otherwise the loop goes on harvesting meanwhile.
-            while not self.pending and not self.stop_reason and self._ask_next(block=engine.running == 0):
+            # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
+            while not self.pending and not self.stop_reason and self._ask_next(wait=WAKE_SECONDS if engine.running == 0 else 0.0):
                 pass
             if not self.pending or self.stop_reason:
                 break
             task = self.pending.popleft()
             record = {**self._describe(task), "status": "running", "class": cls.name, "submitted": time.time()}
-            running_records.append(record)
+            self.unjournaled.append(record)
             self.ledger.add(record)
             engine.submit(task, cls)
-        self.journal.append(running_records, sync=False)
+            if self.signal is not None:
+                break
+        self.journal.append(self.unjournaled, sync=False)
+        self.unjournaled.clear()
 
-    def _ask_next(self, block: bool) -> bool:
+    def _ask_next(self, wait: float) -> bool:
         """Take the next config and queue its repeats; False when there is none (yet).
 
-        A config that cannot be built fails at once.
+        A config that cannot be built fails at once: its records are journaled after those of this
+        fill before it (``_fill`` appends them first), so the journal keeps the order of decisions.
         """
-        config_id = len(self.asked)
+        config_id = self.missing[0] if self.missing else self.next_config
         if config_id >= self.experiment.trials:
             return False
         self.searcher.request(config_id)
-        suggestion = self._take_suggestion(config_id, block)
-        self.awaiting = suggestion is None
+        try:
+            suggestion = self.searcher.take(config_id, wait)
+        except InvalidConfig as invalid:  # a dependent value that cannot be computed for this draw
+            suggestion = Suggestion(invalid.config, invalid.subspace)
+            self.invalid[config_id] = str(invalid)
+        self.awaiting = None if suggestion is not None else config_id
         if suggestion is None:
             return False
+        if self.missing and self.missing[0] == config_id:
+            self.missing.pop(0)
+        else:
+            self.next_config += 1
         self.asked[config_id] = suggestion
-        repeats = self.experiment.repeats
-        tasks = [self._task(config_id * repeats + r, suggestion, 1) for r in range(repeats)]
-        if suggestion.subspace == INVALID:
-            now = time.time()
-            self._record([Finished(task, {"status": "failed", "reason": f"invalid config: {suggestion.config['error']}",
-                                          "start": now, "end": now}, None) for task in tasks])
+        tasks = self._tasks(config_id, suggestion)
+        if config_id in self.invalid:
+            self._record([self._invalid_outcome(task) for task in tasks])
         else:
             self.pending.extend(tasks)
         return True
 
-    def _restore(self, config_id: int, suggestion: Suggestion) -> bool:
-        try:
-            return self.searcher.restore(config_id, suggestion)
-        except ConfigError:
-            return suggestion.subspace == INVALID
-
-    def _take_suggestion(self, config_id: int, block: bool) -> Suggestion | None:
-        try:
-            return self.searcher.take(config_id, block)
-        except ConfigError as error:  # a dependent value that cannot be computed for this draw
-            return Suggestion({"error": str(error)}, INVALID)
+    def _invalid_outcome(self, task: dict) -> Finished:
+        now = time.time()
+        reason = f"{INVALID_CONFIG}{self.invalid[task['config_id']]}"
+        return Finished(task, {"status": "failed", "reason": reason, "start": now, "end": now}, None)
 
     def _record(self, finished: list[Finished]) -> None:
-        """Journal what ended (durably, in one write), then let the searcher and the stop rules hear of it."""
+        """Journal what ended (durably, in one write, after the running records decided before it), then let
+        the searcher and the stop rules hear of it."""
         records = []
         for item in finished:
+            if item.task["trial"] in self.ledger.closed:
+                continue  # it ran again behind our back (a duplicate delivery): it counts once
             record = {**self._describe(item.task), **item.outcome}
             if item.assignment is not None:
                 record["class"] = item.assignment.cls.name
+            if record["status"] == "cancelled" and not self.stop_reason:
+                self._interrupted(record)
             if record["status"] == "failed":
                 record["retry"] = item.assignment is not None and record["attempt"] <= self.experiment.retries
             records.append(record)
-        self.journal.append(records)
+        self.journal.append([*self.unjournaled, *records])
+        self.unjournaled.clear()
         for record in records:
             self._take(record)
             if record.get("retry"):
-                self.pending.appendleft(self._task(record["trial"], self.asked[record["config_id"]], record["attempt"] + 1))
+                self.pending.appendleft({**self._task(record["trial"], self.asked[record["config_id"]]),
+                                         "attempt": record["attempt"] + 1})
+            elif record["status"] == "cancelled" and not self.stop_reason and self.signal is None:
+                self.pending.appendleft({**self._task(record["trial"], self.asked[record["config_id"]]),
+                                         "attempt": record["attempt"]})
         self.out.flush()
+
+    def _interrupted(self, record: dict) -> None:
+        """A trial a stop signal ended while the driver goes on: it runs again, unless that keeps happening."""
+        key = (record["trial"], record["attempt"])
+        count = self.interruptions[key] = self.interruptions.get(key, 0) + 1
+        if count >= MAX_INTERRUPTIONS:
+            record["status"] = "failed"
+            record["reason"] = f"crashed: {record.get('reason', 'interrupted')}, {count} times while the study went on"
 
     def _take(self, record: dict, quiet: bool = False) -> None:
         done = self.ledger.add(record)
@@ -304,9 +338,30 @@ class Driver:
             return
         if not quiet and record["status"] != "running":
             self._progress(record)
+            self._watch_opening(record)
         if done is not None:
             self.searcher.tell(done.config_id, self.asked[done.config_id], done.mean)
             self._check_stop(done)
+
+    def _watch_opening(self, record: dict) -> None:
+        """Stop a study whose first attempts all fail alike (a bug in the objective), before it burns the allocation."""
+        limit = self.experiment.first_failures
+        if not limit or record["status"] == "cancelled" or len(self.opening) >= limit:
+            return
+        if record["status"] != "failed":
+            self.opening = [""] * limit  # a success: the rule is done for this run
+            return
+        self.opening.append(failure_signature(record.get("reason", "")))
+        if len(self.opening) == limit and len(set(self.opening)) == 1 and not self.stop_reason:
+            self.stop_reason = (f"the first {limit} trials all failed with '{self.opening[0]}' (a bug in the "
+                                f"objective?); see {self._failure_log(record)}, fix it, then resume")
+
+    def _failure_log(self, record: dict) -> str:
+        attempt = record["attempt"]
+        stderr = Path(self.trials_dir) / str(record["trial"]) / ("stderr.txt" if attempt == 1 else f"stderr.{attempt}.txt")
+        if stderr.exists():
+            return str(stderr)
+        return "the journal" if record.get("reason", "").startswith(INVALID_CONFIG) else str(self.directory / "workers.log")
 
     def _check_stop(self, state: ConfigState) -> None:
         improved = self.ledger.best is state
@@ -323,10 +378,32 @@ class Driver:
         self.journal.append([record])
         self.ledger.add(record)
 
+    def _save_summary(self) -> None:
+        """Save the ledger for readers; a cache only, so failing to write it stops nothing."""
+        self.summary_due = time.monotonic() + SUMMARY_SECONDS
+        try:
+            save_summary(self.directory, self.ledger, self.journal)
+        except OSError as error:
+            if not isinstance(error, JournalWriteError):
+                self._say(f"warning: cannot save {SUMMARY_FILE} ({error.strerror}); status reads the whole journal")
+            else:
+                raise
+
+    def _write_trace(self) -> None:
+        try:
+            write_study_trace(self.directory, self.journal.records(skip_damaged=True),
+                              [c.name for c in self.experiment.compute_classes])
+        except OSError as error:
+            self._say(f"warning: cannot write the study's trace: {error}")
+
     # -- records and output -------------------------------------------------------------------------
-    def _task(self, trial: int, suggestion: Suggestion, attempt: int) -> dict:
+    def _tasks(self, config_id: int, suggestion: Suggestion) -> list[dict]:
         repeats = self.experiment.repeats
-        return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": attempt,
+        return [self._task(config_id * repeats + repeat, suggestion) for repeat in range(repeats)]
+
+    def _task(self, trial: int, suggestion: Suggestion) -> dict:
+        repeats = self.experiment.repeats
+        return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": 1,
                 "seed": trial_seed(self.experiment.seed, trial), "config": suggestion.config,
                 "subspace": suggestion.subspace, "metric": self.experiment.metric,
                 "workdir": f"{self.trials_dir}{os.sep}{trial}", "inputs": self.experiment.inputs}
@@ -337,7 +414,7 @@ class Driver:
 
     def _start_session(self, engine: Engine) -> None:
         done = self.ledger.count("complete") + self.ledger.count("failed")
-        verb = "resuming" if self.ledger.trials else "starting"
+        verb = "resuming" if self.ledger.n_trials else "starting"
         self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
@@ -368,57 +445,28 @@ class Driver:
         self.out.flush()
 
 
-class _StudyLock:
-    """One driver per study folder: a second one is refused instead of corrupting the journal."""
+class _StopSignals:
+    """While the driver runs, SIGINT and SIGTERM only set ``driver.signal``: the loop acts on it between steps."""
 
-    def __init__(self, directory: Path):
-        self.path = Path(directory) / ".lock"
-        self.handle: Any = None
-
-    def __enter__(self) -> "_StudyLock":
-        self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise ConfigError((), f"another driver is running the study in {self.path.parent}") from None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.handle.close()
-
-
-class _signals_raise_interrupted:
-    """While the driver runs, SIGINT and SIGTERM become ``Interrupted`` so the journal is closed cleanly."""
+    def __init__(self, driver: Driver):
+        self.driver = driver
 
     def __enter__(self) -> None:
         self.previous = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, _raise_interrupted)
+            self.previous[signum] = signal.signal(signum, self._note)
 
     def __exit__(self, *exc: Any) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
 
+    def _note(self, signum: int, frame: Any) -> None:
+        if self.driver.signal is None:
+            self.driver.signal = signum
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    raise Interrupted(signum)
 
-
-def _keep_objective_source(objective: str, folder: Path) -> None:
-    """Copy the objective's source file into the study, so results stay tied to the code that made them."""
-    target = objective.rpartition(":")[0]
-    if target.endswith(".py"):
-        origin = target
-    else:
-        try:
-            spec = importlib.util.find_spec(target)
-        except (ImportError, ValueError):
-            return
-        origin = spec.origin if spec is not None else None
-    if origin and os.path.isfile(origin):
-        folder.mkdir(exist_ok=True)
-        shutil.copy2(origin, folder / os.path.basename(origin))
+def _list(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
 
 def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
@@ -428,5 +476,5 @@ def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO
     ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
     sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
     """
-    open_study(experiment, directory)
+    directory = open_study(experiment, directory)
     return Driver(experiment, directory, machine, out, backend, max_running).run()

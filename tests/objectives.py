@@ -90,3 +90,95 @@ def kills_its_task(config: dict) -> float:
         os.kill(os.getppid(), 9)
         time.sleep(30)
     return config["x"]
+
+
+def misbehave(config: dict, trial) -> object:
+    """Does what ``config["fault"]`` names: every way an objective can fail, crash, hang or return nonsense."""
+    import resource
+    import signal
+
+    fault = config["fault"]
+    if fault == "exception":
+        raise ValueError("the objective raised")
+    if fault == "segfault":
+        ctypes.string_at(0)
+    if fault == "os_exit":
+        os._exit(3)
+    if fault == "sys_exit":
+        sys.exit(4)
+    if fault == "keyboard_interrupt":
+        raise KeyboardInterrupt
+    if fault == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "sigterm":
+        os.kill(os.getpid(), signal.SIGTERM)
+    if fault == "hang":
+        subprocess.Popen(["sleep", "1000"])
+        time.sleep(1000)
+    if fault == "memory":
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, hard))  # as a ulimit or cgroup would
+        try:
+            return len(bytearray(4 * 1024**3))
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    if fault == "stdout":
+        chunk = "x" * (1 << 20) + "\n"
+        for _ in range(200):
+            sys.stdout.write(chunk)
+        return 0.5
+    if fault == "background":
+        subprocess.Popen(["sleep", "1000"])
+        subprocess.Popen(["setsid", "sleep", "1001"])
+        return 0.25
+    if fault == "chdir":
+        os.chdir("/")
+        return 0.75
+    if fault == "unpicklable":
+        return {"loss": 0.125, "function": lambda: 0, "lock": __import__("threading").Lock()}
+    if fault == "huge_extras":
+        return {"loss": 0.375, "text": "x" * (50 << 20), "small": 7}
+    return {"nan": math.nan, "inf": math.inf, "bool": True, "string": "0.5", "huge": sys.float_info.max,
+            "huge_int": 10**400, "none": None, "list": [0.5]}[fault]
+
+
+def sleepy(config: dict) -> float:
+    """Sleeps as long as asked; its value is x."""
+    time.sleep(config.get("sleep", 0.0))
+    return config["x"]
+
+
+def penalty(config: dict) -> float:
+    """x, or the largest float (a common 'failed' penalty) when x is above 0.5."""
+    return sys.float_info.max if config["x"] > 0.5 else config["x"]
+
+
+def touch_then_return(config: dict) -> float:
+    """Leaves a file behind just before it returns 0.5."""
+    with open(config["path"], "w"):
+        pass
+    return 0.5
+
+
+def wanders(config: dict, trial) -> float:
+    """Moves to another folder (and stays there) after saying which trial it is."""
+    print(f"trial {trial.trial}")
+    os.chdir("/")
+    return config["x"]
+
+
+def breaks_its_folder(config: dict, trial) -> float:
+    """Replaces the study's trials folder by a file, so the next trial's output files cannot be made."""
+    import shutil
+
+    print("breaking")  # output, so the next trial's output files must be made anew
+    trials = os.path.dirname(trial.workdir)
+    shutil.rmtree(trials)
+    with open(trials, "w"):
+        pass
+    return config["x"]
+
+
+def anything(config: dict) -> float:
+    """Accepts any config (the fuzz tests run generated spaces through real studies)."""
+    return 0.5

@@ -292,3 +292,27 @@ def test_a_misspelt_task_keyword_is_caught(binding):
         rules.check_task_keywords(trial, {"returns": 1, "timeout": 5})
     with pytest.raises(rules.Rejected, match="time_out must be a non-negative int"):
         rules.check_task_keywords(trial, {"time_out": 2.5})
+
+
+def test_a_resumed_study_is_not_held_up_by_the_traces_of_its_cancelled_tasks(tmp_path):
+    """Cancelled tasks leave heartbeats of the same trial and attempt behind; the resumed tasks are new ones."""
+    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"),
+                                             **explicit([{"x": 0.1, "sleep": 8}, {"x": 0.2, "sleep": 1}])})
+    study = tmp_path / "study"
+    driver = runcompss(experiment, study, standin_env(tmp_path, cpus=2), background=True)
+    deadline = time.monotonic() + 60
+    while len(list((study / "inbox").glob("*.running"))) < 2:
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGTERM)
+    driver.communicate(timeout=60)
+    assert [r["status"] for r in trial_records(study) if r["status"] != "running"] == ["cancelled", "cancelled"]
+    resumed = runcompss(experiment, study, standin_env(tmp_path, cpus=2), background=True)
+    seen = None
+    while resumed.poll() is None:
+        if seen is None and any(r["trial"] == 1 for r in trial_records(study, "complete")):
+            seen = time.time()
+        time.sleep(0.02)
+    assert resumed.returncode == 0, resumed.stderr.read()
+    (short,) = [r for r in trial_records(study, "complete") if r["trial"] == 1]
+    assert seen is not None and seen - short["end"] < 3.0  # journaled as it ended, not after the long trial

@@ -1,5 +1,6 @@
 """The GP and TPE searchers: the model, the acquisition, batches, branches, failures, determinism."""
 import math
+import sys
 import time
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from scipy.optimize import approx_fprime
 from scipy.stats import norm
 
-from hpo_compss.search import Background, make_searcher
+from hpo_compss.search import Background, Suggestion, make_searcher
 from hpo_compss.search.acquisition import log_expected_improvement, log_expected_improvement_gradient, log_h
 from hpo_compss.search.gp_model import GaussianProcess, transform_targets
 from hpo_compss.space import space_from_json
@@ -222,7 +223,7 @@ def test_background_keeps_the_order_of_requests_and_tells():
         for i in range(10):
             expected = inline.ask(i)
             threaded.request(i)
-            got = threaded.take(i, block=True)
+            got = threaded.take(i, wait=60)
             assert got == expected
             inline.tell(i, expected, branin(expected.config))
             threaded.tell(i, got, branin(got.config))
@@ -243,8 +244,77 @@ def test_background_does_not_block_the_caller():
     try:
         background.request(0)
         started = time.monotonic()
-        assert background.take(0, block=False) is None
+        assert background.take(0) is None
         assert time.monotonic() - started < 0.1
-        assert background.take(0, block=True) == 0
+        assert background.take(0, wait=0.05) is None
+        assert background.take(0, wait=60) == 0
     finally:
         background.close()
+
+
+# -- results at the limits, configs that cannot be built ----------------------------------------------
+@pytest.mark.parametrize("extreme", [1e120, sys.float_info.max, -sys.float_info.max])
+def test_an_extreme_result_does_not_squeeze_the_others_together(extreme):
+    y = np.r_[np.random.default_rng(0).random(30), extreme]
+    with np.errstate(all="raise"):
+        t = transform_targets(y)
+    assert np.all(np.isfinite(t))
+    assert list(np.argsort(t, kind="stable")) == list(np.argsort(y, kind="stable"))
+    assert np.subtract(*np.percentile(t[:30], [75, 25])) > 0.5  # the bulk keeps its spread
+
+
+def test_many_penalties_at_the_float_limit_leave_the_model_informed():
+    y = np.r_[np.full(10, sys.float_info.max), np.random.default_rng(1).random(30)]
+    t = transform_targets(y)
+    assert np.all(np.isfinite(t)) and np.std(t[10:]) > 0.2
+
+
+def test_a_huge_penalty_in_one_corner_does_not_blind_the_gp():
+    def penalised(config: dict) -> float:
+        return 1e120 if config["x1"] > 9 and config["x2"] > 13 else branin(config)
+
+    plain = min(v for _, v in optimise("gp", BRANIN, branin, 32, seed=2))
+    with_penalty = min(v for _, v in optimise("gp", BRANIN, penalised, 32, seed=2))
+    assert with_penalty < max(2 * plain, 0.5), (plain, with_penalty)
+
+
+GAPPY = {"x": {"uniform": [-1, 1]}, "y": {"uniform": [0, 1]}, "r": {"dependent": "sqrt(x)"}}
+
+
+def gappy_history(name: str) -> list[tuple[int, Suggestion, float | None]]:
+    """Ask and tell as the driver does: a config that cannot be built is told as a failure."""
+    from hpo_compss.errors import InvalidConfig
+
+    searcher = make_searcher({"name": name, "initial": 6}, space_from_json(GAPPY), 0)
+    history = []
+    for i in range(20):
+        try:
+            suggestion = searcher.ask(i)
+            value = (suggestion.config["x"] - 0.5) ** 2 + suggestion.config["y"]
+        except InvalidConfig as invalid:
+            suggestion, value = Suggestion(invalid.config, invalid.subspace), None
+        searcher.tell(i, suggestion, value)
+        history.append((i, suggestion, value))
+    return history, searcher
+
+
+@pytest.mark.parametrize("name", ["gp", "tpe"])
+def test_configs_that_cannot_be_built_are_failures_to_the_model_before_and_after_a_resume(name):
+    history, live = gappy_history(name)
+    failed = [i for i, _, value in history if value is None]
+    assert any(i < 6 for i in failed) and any(i >= 6 for i in failed)  # from the design and from the model
+    assert sum(y is None for y in live.branches[0].y) == len(failed)
+    resumed = make_searcher({"name": name, "initial": 6}, space_from_json(GAPPY), 0)
+    for i, suggestion, value in history:  # the journal's order: restore, then the result
+        resumed.restore(i, suggestion)
+        resumed.tell(i, suggestion, value)
+    assert np.allclose(resumed.branches[0].points(), live.branches[0].points(), atol=1e-9)
+    assert resumed.branches[0].y == live.branches[0].y
+
+
+@pytest.mark.parametrize("name", ["gp", "tpe"])
+def test_exhaustive_values_that_print_alike_are_both_searched(name):
+    space = {"x": {"exhaustive": [1, "1"]}, "y": {"uniform": [0, 1]}}
+    history = optimise(name, space, lambda c: c["y"] + (0 if c["x"] == 1 and not isinstance(c["x"], str) else 1), 24)
+    kinds = [type(config["x"]) for config, _ in history]
+    assert kinds.count(int) > kinds.count(str)

@@ -6,13 +6,18 @@ def record(trial, value, repeats=2, status="complete", **extra):
             "config": {"id": trial // repeats}, "value": value, **extra}
 
 
-def test_best_is_the_best_mean_even_when_a_repeat_makes_it_worse():
+def test_best_is_the_best_mean_of_the_configs_whose_repeats_all_ended():
     ledger = Ledger("min", repeats=2)
-    ledger.add(record(0, 1.0))   # config 0: mean 1.0
-    ledger.add(record(2, 2.0))   # config 1: mean 2.0
-    assert ledger.best.config_id == 0
-    ledger.add(record(1, 5.0))   # config 0: mean 3.0, now worse than config 1
+    ledger.add(record(0, 1.0))   # config 0: 1.0 so far, its mean is not known yet
+    assert ledger.best is None
+    ledger.add(record(2, 2.0))
+    ledger.add(record(3, 2.0))   # config 1: mean 2.0
+    assert ledger.best.config_id == 1
+    ledger.add(record(1, 5.0))   # config 0: mean 3.0, worse than config 1
     assert ledger.best.config_id == 1 and ledger.best.mean == 2.0
+    ledger.add(record(4, 0.5))
+    ledger.add(record(5, 1.5))   # config 2: mean 1.0
+    assert ledger.best.config_id == 2 and ledger.best.mean == 1.0
 
 
 def test_a_config_is_done_once_every_repeat_ended_and_retries_do_not_count():

@@ -231,9 +231,9 @@ def test_bare_form_runs_with_the_objective_from_the_command_line(tmp_path):
 
 def test_journal_ignores_and_cuts_a_torn_last_line(tmp_path):
     path = tmp_path / "journal.jsonl"
-    path.write_text('{"a": 1}\n{"b": 2}\n{"c": ')
+    path.write_text('{"study": "started"}\n{"study": "stopped"}\n{"stu')
     log = Journal(path)
-    assert log.read() == [{"a": 1}, {"b": 2}]
-    log.append([{"d": 4}])
+    assert log.read() == [{"study": "started"}, {"study": "stopped"}]
+    log.append([{"study": "started", "n": 2}])
     log.close()
-    assert path.read_text() == '{"a": 1}\n{"b": 2}\n{"d":4}\n'
+    assert path.read_text() == '{"study": "started"}\n{"study": "stopped"}\n{"study":"started","n":2}\n'

@@ -11,12 +11,11 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..experiment import Experiment
-from ..journal import Journal
 from ..results import Ledger, attempts_that_ran
 from ..space.domains import Log2Int, LogUniform, Repeat
 from . import plots
@@ -26,6 +25,7 @@ REPORT_DIR = "report"
 FIGURES = ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png")
 #: log axes for a numeric column without a known domain that spans this many decades
 LOG_SPAN = 1000.0
+PLOT_LIMIT = 1e250
 
 
 @dataclass
@@ -51,17 +51,21 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: config}
 
 
-def write_report(directory: Path, experiment: Experiment, records: list[dict]) -> Path:
+def write_report(directory: Path, experiment: Experiment, records: Iterable[dict]) -> Path:
     """Write ``directory/report`` and return its path."""
     out = Path(directory) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:  # a figure the data no longer supports must not stay from an earlier report
         (out / name).unlink(missing_ok=True)
-    attempts = [r for r in records if "trial" in r and r["status"] != "running"]
-    ledger = Ledger(experiment.mode, experiment.repeats)  # each trial's last record, as `status` sees it
+    attempts, last = [], {}
+    ledger = Ledger(experiment.mode, experiment.repeats)  # counts as `status` sees them
     for record in records:
+        if "trial" in record and record["trial"] not in ledger.closed:  # a duplicate counts once
+            last[record["trial"]] = record
+            if record["status"] != "running":
+                attempts.append(record)
         ledger.add(record)
-    trials = [ledger.trials[k] for k in sorted(ledger.trials)]
+    trials = [last[k] for k in sorted(last)]
     reasons = ledger.failure_reasons()
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
@@ -83,10 +87,10 @@ def write_report(directory: Path, experiment: Experiment, records: list[dict]) -
 
 def report_study(directory: str | Path) -> Path:
     """Write the report of the study in ``directory`` (``hpo-compss report``); returns the report folder."""
-    from ..study import JOURNAL_FILE, load_study
+    from ..folder import journal_of, load_study
 
     experiment = load_study(directory, check=False)
-    return write_report(directory, experiment, Journal(Path(directory) / JOURNAL_FILE).read())
+    return write_report(directory, experiment, journal_of(directory).records(skip_damaged=True))
 
 
 # -- columns and table ----------------------------------------------------------------------------------
@@ -146,7 +150,7 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
     origin = timed[0]["start"] if timed else 0.0
-    values = np.array([trials[i]["value"] for i in done], dtype=float)
+    values = _plottable(np.array([trials[i]["value"] for i in done], dtype=float))
     figures: dict[str, str] = {}
     if done or failed:
         plots.evolution(out / "evolution.png", metric, np.array([trials[i]["trial"] for i in done]),
@@ -188,6 +192,12 @@ def _pair_to_plot(ranked: list[Column], done: list[int]) -> list[Column] | None:
     return None
 
 
+def _plottable(values: np.ndarray) -> np.ndarray:
+    """Values a figure can span: results near the float limits (a "failed" penalty) are drawn at +-1e250,
+    where differences and margins of the axes do not overflow."""
+    return np.clip(values, -PLOT_LIMIT, PLOT_LIMIT)
+
+
 def _best(values: np.ndarray, mode: str) -> int:
     return int(np.argmin(values) if mode == "min" else np.argmax(values))
 
@@ -196,7 +206,7 @@ def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
     """Plot coordinates of a column for these trials, and the category labels of a non-numeric one."""
     raw = [column.values[i] for i in indices]
     if column.numeric:
-        return np.array([np.nan if v is None else v for v in raw], dtype=float), None
+        return _plottable(np.array([np.nan if v is None else v for v in raw], dtype=float)), None
     labels = {repr(v): str(v) for v in raw if v is not None}
     keys = sorted(labels)
     return (np.array([np.nan if v is None else keys.index(repr(v)) for v in raw], dtype=float),

@@ -13,10 +13,12 @@ pycompss is imported here only, and this module only when the COMPSs backend is 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -97,6 +99,8 @@ class CompssEngine:
         self._group = TaskGroup(self.group_name, implicit_barrier=False)
         self._group.__enter__()
         self.trials: dict[inbox.Key, _Trial] = {}
+        #: makes each submission's inbox key new (``inbox``)
+        self._tokens = (f"{uuid.uuid4().hex[:8]}{n}" for n in itertools.count())
         self._journaled: list[inbox.Key] = []  # outcomes returned by wait: deleted from the inbox once journaled
         self._news = time.monotonic()
         self.host = socket.gethostname()
@@ -119,8 +123,9 @@ class CompssEngine:
 
     def submit(self, task: dict, cls: ComputeClass) -> None:
         """Hand the trial to the runtime (in sequential mode, run it now)."""
+        task = {**task, "token": next(self._tokens)}
         entry = _Trial(task, cls)
-        self.trials[(task["trial"], task["attempt"])] = entry  # first: an interruption cancels it
+        self.trials[inbox.key_of(task)] = entry  # first: an interruption cancels it
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
         entry.future = self.functions[cls.name](task, self.objective, self.study_dir, self.timeout, self.fresh_process,
                                                 self.names, cls.cpus, memory, self.files, *self.folders)
@@ -144,7 +149,8 @@ class CompssEngine:
         if self.trials:
             self._cancel_group(self.group_name)
         end = time.time()
-        for entry in self.trials.values():
+        for key, entry in self.trials.items():
+            inbox.discard(self.study_dir, key, ".running")
             finished.append(Finished(entry.task, {"status": "cancelled", "reason": reason, "end": end},
                                      Assignment(entry.cls, (), ())))
         self.trials.clear()

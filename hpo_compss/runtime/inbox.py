@@ -1,10 +1,12 @@
 """Trial outcomes as files in the study folder: how trials on other nodes report to the driver.
 
-COMPSs has no "wait for any", so a trial's task writes ``inbox/<trial>.<attempt>.json`` (a temporary
-file, then a rename: never seen half-written) into the study folder on the shared file system, and
-while it runs keeps ``inbox/<trial>.<attempt>.running`` fresh as a heartbeat. The driver polls the
-folder, journals what it finds, then deletes it. An outcome written while no driver was running is
-still there when the study resumes.
+COMPSs has no "wait for any", so a trial's task writes ``inbox/<trial>.<attempt>.<token>.json`` (a
+temporary file, then a rename: never seen half-written) into the study folder on the shared file
+system, and while it runs keeps ``inbox/<trial>.<attempt>.<token>.running`` fresh as a heartbeat.
+The token is new at each submission, so a task of an earlier run of the same attempt (cancelled,
+then resumed) is never taken for the current one. The driver polls the folder, journals what it
+finds, then deletes it. An outcome written while no driver was running is still there when the
+study resumes.
 """
 from __future__ import annotations
 
@@ -18,17 +20,21 @@ FOLDER = "inbox"
 #: how often a running trial's task refreshes its heartbeat
 HEARTBEAT_SECONDS = 30.0
 
-Key = tuple[int, int]  # (trial, attempt)
+Key = tuple[int, int, str]  # (trial, attempt, token)
+
+
+def key_of(task: dict) -> Key:
+    return task["trial"], task["attempt"], task["token"]
 
 
 def _path(study_dir: str | Path, key: Key, suffix: str) -> str:
-    return os.path.join(study_dir, FOLDER, f"{key[0]}.{key[1]}{suffix}")
+    return os.path.join(study_dir, FOLDER, f"{key[0]}.{key[1]}.{key[2]}{suffix}")
 
 
 def announce(study_dir: str | Path, task: dict, info: dict) -> str:
     """Say that a trial has started (and where); returns the heartbeat file to ``touch``."""
     os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
-    path = _path(study_dir, (task["trial"], task["attempt"]), ".running")
+    path = _path(study_dir, key_of(task), ".running")
     _write_atomically(path, info)
     return path
 
@@ -42,7 +48,7 @@ def touch(heartbeat: str) -> None:
 
 def deliver(study_dir: str | Path, task: dict, outcome: dict) -> None:
     """Leave a trial's outcome for the driver, then retire its heartbeat."""
-    key = (task["trial"], task["attempt"])
+    key = key_of(task)
     os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
     _write_atomically(_path(study_dir, key, ".json"), outcome)
     discard(study_dir, key, ".running")
@@ -64,11 +70,11 @@ def collect(study_dir: str | Path) -> Mail:
     except FileNotFoundError:
         return mail
     for entry in entries:
-        stem, dot, suffix = entry.name.partition(".")
-        number, _, kind = suffix.partition(".")
-        if not (stem.isdigit() and number.isdigit()):
-            continue
-        key = (int(stem), int(number))
+        parts = entry.name.split(".")
+        if len(parts) != 4 or not (parts[0].isdigit() and parts[1].isdigit()):
+            continue  # a temporary file, or a foreign one
+        trial, attempt, token, kind = parts
+        key = (int(trial), int(attempt), token)
         if kind == "json":
             try:
                 with open(entry.path) as handle:
@@ -92,6 +98,12 @@ def announcement(study_dir: str | Path, key: Key) -> dict:
             return json.load(handle)
     except (OSError, ValueError):
         return {}
+
+
+def clear_heartbeats(study_dir: str | Path) -> None:
+    """Remove every heartbeat: called when no task of the study can be running (no driver was)."""
+    for key in collect(study_dir).running:
+        discard(study_dir, key, ".running")
 
 
 def discard(study_dir: str | Path, key: Key, suffix: str = ".json") -> None:

@@ -4,7 +4,13 @@ Each worker is a fresh interpreter (``hpo_compss.runtime.worker``) started with 
 environment, so thread counts and ``CUDA_VISIBLE_DEVICES`` are set before any library reads them;
 it pins itself to its cores and runs one trial at a time. A worker is kept for the next trial of the
 same class on the same cores (like COMPSs' persistent workers) unless ``fresh_process`` is set.
-Timeouts kill the worker's whole process group; a worker that dies is reported as the trial's crash.
+
+A worker says when the objective starts. The timeout counts from there; a worker lost before it
+(killed while idle, dead in its start-up) is replaced and the trial sent again without charging an
+attempt; one that dies after it is the trial's crash, unless a batch system's stop signal killed it
+(then the trial is ``cancelled`` and runs again). A timeout or a cancellation kills the worker's
+process group and every process its trials started (``descendants``); a warden process does the
+same for all workers if the driver itself dies.
 
 Short trials are pipelined: once a class's trials are seen to take less than ``PREFETCH_BELOW``
 seconds, each of its workers is sent its next trials while it still runs one (as a process pool keeps
@@ -14,9 +20,12 @@ when it starts. Long trials are never queued: a searcher should ask as late as i
 """
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -25,8 +34,10 @@ from typing import Any
 
 from ..experiment import ComputeClass
 from .engine import Finished
-from .process import WorkerProcess, death_reason, timeout_reason, worker_environment
+from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
+                      worker_environment)
 from .resources import Assignment, Machine, ResourcePool
+from .runner import STARTED
 
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
@@ -44,8 +55,11 @@ class _Worker:
     task: dict | None = None
     #: the next tasks, already sent, waiting in the worker for ``task`` to finish
     queued: deque = field(default_factory=deque)
-    #: when the current task was sent (wall clock, for records; monotonic, for the deadline)
-    sent: float = 0.0
+    #: whether ``task``'s objective has started
+    started: bool = False
+    #: when the objective started, or before that when the task became the worker's current one (wall clock)
+    began: float = 0.0
+    #: when to give up on ``task`` (monotonic)
     deadline: float = float("inf")
 
 
@@ -66,7 +80,11 @@ class LocalEngine:
         self.host = socket.gethostname()
         #: moving average of each class's trial durations, to decide about prefetching
         self.durations: dict[str, float] = {}
+        #: workers each task lost before its objective started, by (trial, attempt)
+        self.lost: dict[tuple[int, int], int] = {}
         self._log = open(self.study_dir / "workers.log", "ab")
+        self.run = uuid.uuid4().hex
+        self._warden, self._warden_pipe = _start_warden(self.run, self._log)
 
     def describe(self) -> str:
         return f"local engine on {self.pool.machine.describe()}"
@@ -113,48 +131,35 @@ class LocalEngine:
             limit = min(limit, now + POLL_SECONDS)
         handles = [h for w in busy for h in (w.process.connection, w.process.pidfd) if h is not None]
         ready = set(wait(handles, None if limit == float("inf") else max(0.0, limit - now)))
-        finished = []
+        finished: list[Finished] = []
         now = time.monotonic()
         for worker in busy:
-            ended = False
-            connection = worker.process.connection
-            while worker.task is not None and (connection in ready or connection.ready()):
-                try:
-                    outcome = connection.recv()
-                except (EOFError, OSError):
-                    ended = True
-                    break
-                self._learn(worker.assignment.cls, outcome)
-                finished.append(self._done(worker, outcome))
-                ready.discard(connection)
+            closed = self._read(worker, finished)
             if self.fresh_process and worker.task is None:
                 self._retire(worker)
+            elif worker.task is None:
                 continue
-            if worker.task is None:
-                continue
-            if ended or worker.process.pidfd in ready or not worker.process.alive():
-                finished.append(self._done(worker, self._failure(worker, death_reason(worker.process.kill()))))
-                self._replace(worker)
+            elif closed or worker.process.pidfd in ready or not worker.process.alive():
+                self._lose(worker, finished)
             elif now >= worker.deadline:
-                worker.process.kill()
-                finished.append(self._done(worker, self._failure(worker, timeout_reason(self.timeout))))
-                self._replace(worker)
+                self._expire(worker, finished)
         return finished
 
     def cancel(self, reason: str) -> list[Finished]:
-        """Kill every running trial; each (and each queued one) is returned as cancelled with ``reason``."""
-        cancelled = []
-        for worker in [w for w in self.workers if w.task is not None]:
+        """Kill every running trial; what had finished is returned as it was, the rest as cancelled with ``reason``."""
+        busy = [w for w in self.workers if w.task is not None]
+        for worker in busy:  # first stop them all, then read what each had sent before it died
             worker.process.kill()
+        results: list[Finished] = []
+        for worker in busy:
+            self._read(worker, results)
             while worker.task is not None:
-                outcome = self._failure(worker, reason)
-                outcome["status"] = "cancelled"
-                cancelled.append(self._done(worker, outcome))
+                results.append(self._done(worker, self._failure(worker, reason, "cancelled")))
             self._retire(worker)
-        return cancelled
+        return results
 
     def close(self) -> None:
-        """Stop every worker: idle ones are told to exit, stragglers are killed."""
+        """Stop every worker: idle ones are told to exit, stragglers are killed; then the warden goes."""
         for worker in self.workers:
             worker.process.connection.close()
         deadline = time.monotonic() + 2.0
@@ -164,6 +169,11 @@ class LocalEngine:
             except subprocess.TimeoutExpired:
                 pass
             self._retire(worker)
+        os.close(self._warden_pipe)
+        try:
+            self._warden.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self._warden.kill()
         self._log.close()
 
     def __enter__(self) -> "LocalEngine":
@@ -187,13 +197,35 @@ class LocalEngine:
         previous = self.durations.get(cls.name)
         self.durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
 
+    def _read(self, worker: _Worker, finished: list[Finished]) -> bool:
+        """Take the messages the worker has sent so far; True when its channel has closed."""
+        connection = worker.process.connection
+        while worker.task is not None and connection.ready():
+            try:
+                kind, body = connection.recv()
+            except (EOFError, OSError):
+                return True
+            if kind == STARTED:
+                self._start(worker, body)
+            else:
+                self._learn(worker.assignment.cls, body)
+                finished.append(self._done(worker, body))
+        return False
+
     def _begin(self, worker: _Worker, task: dict) -> None:
+        """``task`` is now the worker's current one: it waits for its objective to start."""
         worker.task = task
-        worker.sent = time.time()
+        worker.started = False
+        worker.began = time.time()
+        worker.deadline = time.monotonic() + START_UP_SECONDS if self.timeout else float("inf")
+
+    def _start(self, worker: _Worker, began: float) -> None:
+        worker.started = True
+        worker.began = began
         worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
 
     def _done(self, worker: _Worker, outcome: dict) -> Finished:
-        """The current task ended: the queued one (if any) starts now on the same slot, else the slot frees."""
+        """The current task ended: the queued one (if any) becomes current on the same slot, else the slot frees."""
         finished = Finished(worker.task, outcome, worker.assignment)
         if worker.queued:
             self._begin(worker, worker.queued.popleft())
@@ -202,8 +234,29 @@ class LocalEngine:
             self.pool.release(worker.assignment)
         return finished
 
+    def _lose(self, worker: _Worker, finished: list[Finished]) -> None:
+        """The worker died. After its objective started, that ends the trial; before, the trial goes to a new worker."""
+        status = worker.process.reap()
+        task = worker.task
+        key = (task["trial"], task["attempt"])
+        if worker.started:
+            kind, reason = ending(status)
+            finished.append(self._done(worker, self._failure(worker, reason, kind)))
+        else:
+            self.lost[key] = self.lost.get(key, 0) + 1
+            if self.lost[key] >= MAX_LOST_BEFORE_START:
+                reason = f"crashed before the objective started: {ending(status)[1]}, {self.lost[key]} times (see workers.log)"
+                finished.append(self._done(worker, self._failure(worker, reason)))
+        self._replace(worker)
+
+    def _expire(self, worker: _Worker, finished: list[Finished]) -> None:
+        worker.process.kill()
+        reason = timeout_reason(self.timeout) if worker.started else start_up_reason(START_UP_SECONDS)
+        finished.append(self._done(worker, self._failure(worker, reason)))
+        self._replace(worker)
+
     def _replace(self, worker: _Worker) -> None:
-        """A worker died or was killed: the trials queued at it go to a new worker on the same slot."""
+        """A worker died or was killed: its current and queued trials go to a new worker on the same slot."""
         self._retire(worker)
         if worker.task is not None:
             successor = self._spawn(worker.assignment)
@@ -212,9 +265,10 @@ class LocalEngine:
             for task in (successor.task, *successor.queued):
                 successor.process.send(task)
 
-    def _failure(self, worker: _Worker, reason: str) -> dict:
+    def _failure(self, worker: _Worker, reason: str, status: str = "failed") -> dict:
         assignment = worker.assignment
-        return worker.process.failure(worker.task, reason, worker.sent, self.host, assignment.cores, assignment.gpus)
+        return worker.process.failure(worker.task, reason, worker.began, self.host, assignment.cores,
+                                      assignment.gpus, status)
 
     def _retire(self, worker: _Worker) -> None:
         worker.process.close()
@@ -222,6 +276,16 @@ class LocalEngine:
 
     def _spawn(self, assignment: Assignment) -> _Worker:
         env = worker_environment(assignment.cls.cpus, assignment.gpus, assignment.cores, self.fresh_process)
-        worker = _Worker(WorkerProcess(self.objective, self.study_dir, env, self._log), assignment)
+        worker = _Worker(WorkerProcess(self.objective, self.study_dir, env, self._log, self.run), assignment)
         self.workers.append(worker)
         return worker
+
+
+def _start_warden(run: str, log: Any) -> tuple[subprocess.Popen, int]:
+    """The warden of this engine's workers (``warden``) and the pipe that keeps it waiting."""
+    reading, writing = os.pipe()
+    warden = subprocess.Popen([sys.executable, "-m", "hpo_compss.runtime.warden", run], stdin=reading,
+                              stdout=log, stderr=log, start_new_session=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    os.close(reading)
+    return warden, writing

@@ -1,4 +1,4 @@
-"""One worker process: a fresh interpreter that runs the trials sent to it, killed with its process group.
+"""One worker process: a fresh interpreter that runs the trials sent to it, killed with all it started.
 
 Both backends run trials this way. The local engine keeps one per reserved slot; under COMPSs each
 task starts one for its trial (``supervisor``), so a segfault or a hang is the trial's failure,
@@ -6,6 +6,7 @@ recorded like any other, and never the COMPSs worker's.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -16,7 +17,18 @@ from pathlib import Path
 from typing import IO, Mapping
 
 from .channel import Channel
+from .descendants import RUN_VARIABLE, WORKER_VARIABLE, kill_marked
 from .runner import STREAMS, keep_output, spool_path
+
+#: signals by which a batch system or an operator stops work: a trial they end is interrupted, not failed
+INTERRUPTING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: how long a worker whose channel closed may take to exit by itself, so its true exit status is read
+EXIT_GRACE = 2.0
+#: with a timeout set, how long a worker may take to start the objective (its start-up and import)
+START_UP_SECONDS = 600.0
+#: how many workers a trial may lose before its objective starts, before that counts as its failure
+MAX_LOST_BEFORE_START = 3
+_numbers = itertools.count(1)
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
@@ -37,12 +49,15 @@ def worker_environment(threads: int, gpus: tuple[str, ...], cores: tuple[int, ..
 class WorkerProcess:
     """``python -m hpo_compss.runtime.worker`` in a session of its own, fed tasks over a socket."""
 
-    def __init__(self, objective: str, study_dir: Path, env: Mapping[str, str], log: IO[bytes]):
+    def __init__(self, objective: str, study_dir: Path, env: Mapping[str, str], log: IO[bytes], run: str):
         self.study_dir = Path(study_dir)
+        #: marks this worker and all it starts (``descendants``)
+        self.mark = f"{run}.{next(_numbers)}"
         ours, theirs = socket.socketpair()
         full = dict(os.environ)
         full.update(env)
         full.update({
+            RUN_VARIABLE: run, WORKER_VARIABLE: self.mark,
             "HPO_COMPSS_STUDY": str(self.study_dir.resolve()),
             # the driver's import path, so the worker finds the objective exactly as the driver did
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
@@ -75,7 +90,17 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        return self.process.wait()
+        status = self.process.wait()
+        kill_marked(WORKER_VARIABLE, self.mark)  # what left the process group (setsid, daemons)
+        return status
+
+    def reap(self) -> int:
+        """The exit status of a worker that is ending: its own, if it exits within ``EXIT_GRACE``, else SIGKILL's."""
+        try:
+            self.process.wait(EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.kill()
 
     def close(self) -> None:
         """Kill it if still running and forget it: socket, pidfd and its spool files."""
@@ -87,14 +112,17 @@ class WorkerProcess:
         for stream in STREAMS:
             try:
                 os.unlink(spool_path(str(self.study_dir / "trials"), self.pid, stream))
-            except FileNotFoundError:
+            except OSError:
                 pass
 
     def failure(self, task: dict, reason: str, start: float, host: str,
-                cores: tuple[int, ...], gpus: tuple[str, ...]) -> dict:
-        """The record of a trial this worker could not finish; what it printed before dying is kept."""
-        keep_output(str(self.study_dir / "trials"), self.pid, task["workdir"], task["attempt"])
-        return {"status": "failed", "reason": reason, "host": host, "pid": self.pid,
+                cores: tuple[int, ...], gpus: tuple[str, ...], status: str = "failed") -> dict:
+        """The record of a trial this worker could not finish; what it printed before dying is kept (if it can be)."""
+        try:
+            keep_output(str(self.study_dir / "trials"), self.pid, task["workdir"], task["attempt"])
+        except OSError:
+            pass
+        return {"status": status, "reason": reason, "host": host, "pid": self.pid,
                 "cores": list(cores), "gpus": list(gpus), "start": start, "end": time.time()}
 
 
@@ -102,9 +130,21 @@ def timeout_reason(seconds: float) -> str:
     return f"timeout: killed after {seconds:g} s"
 
 
-def death_reason(status: int) -> str:
+def start_up_reason(seconds: float) -> str:
+    return (f"timeout: the objective had not started {seconds:g} s after the trial was sent "
+            "(a hung start-up or import of the objective; see workers.log)")
+
+
+def ending(status: int) -> tuple[str, str]:
+    """The trial status and reason for a worker that ended with ``status`` while running the trial.
+
+    A signal with which batch systems and operators stop work (SIGTERM at a job's time limit) leaves
+    the trial ``cancelled``, to run again; any other end is the trial's crash.
+    """
     if status < 0:
         name = signal.Signals(-status).name
+        if -status in INTERRUPTING:
+            return "cancelled", f"interrupted: killed by {name}"
         hint = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"crashed: killed by {name}{hint}"
-    return f"crashed: the process exited with code {status}"
+        return "failed", f"crashed: killed by {name}{hint}"
+    return "failed", f"crashed: the process exited with code {status}"

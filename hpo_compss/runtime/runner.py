@@ -7,6 +7,7 @@ This module imports nothing heavy: a worker's start-up cost is the objective's o
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -22,6 +23,15 @@ from typing import Any, Callable, Iterator, Mapping
 from .objective import wants_trial
 
 MAX_REASON = 500
+#: extras larger than this (as JSON) stay in the trial's folder; the journal keeps the small values
+MAX_EXTRAS_BYTES = 64 * 1024
+MAX_EXTRA_VALUE_BYTES = 1024
+#: deeper nesting in extras is recorded as its repr
+MAX_EXTRAS_DEPTH = 20
+#: the messages a worker sends for each trial: (STARTED, wall time) just before the objective is
+#: called, then (OUTCOME, outcome)
+STARTED = "started"
+OUTCOME = "outcome"
 
 
 @dataclass(frozen=True)
@@ -102,36 +112,60 @@ class InvalidResult(ValueError):
     """The objective returned something that is not a usable metric value."""
 
 
-def run_trial(objective: Callable, task: dict) -> dict:
-    """Run ``objective`` on ``task["config"]`` and return the outcome (never raises)."""
+def failed(reason: str, **fields: Any) -> dict:
+    """The outcome of a trial that failed for ``reason`` (clipped to a readable length)."""
+    now = time.time()
+    return {"status": "failed", "reason": _clip(reason), "start": now, "end": now, **fields}
+
+
+def run_trial(objective: Callable, task: dict, started: Callable[[float], None] | None = None) -> dict:
+    """Run ``objective`` on ``task["config"]`` and return the outcome (never raises).
+
+    ``started`` is called with the time just before the objective is: what happens before it (this
+    process's own set-up) is not the trial's doing, and its failure is reported as ``worker: ...``.
+    """
     global _current
     placed = trial_resources()
-    context = TrialContext(task["trial"], task["config_id"], task["repeat"], task["attempt"], task["seed"],
-                           task["workdir"], placed.cores, placed.gpus, placed.threads, task.get("inputs", {}))
     outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
                                "cores": list(placed.cores), "gpus": list(placed.gpus)}
-    with _captured_output(task["workdir"], task["attempt"]):
-        _seed_everything(task["seed"])
-        _current = context
-        outcome["start"] = time.time()
-        try:
-            result = objective(task["config"], context) if wants_trial(objective) else objective(task["config"])
-            outcome["end"] = time.time()
-            outcome["value"], outcome["extras"] = interpret(result, task["metric"])
-            outcome["status"] = "complete"
-        except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
-            outcome.setdefault("end", time.time())
-            outcome["status"] = "failed"
-            if isinstance(error, InvalidResult):
-                outcome["reason"] = f"invalid result: {error}"
-            elif isinstance(error, SystemExit):
-                outcome["reason"] = f"exited: sys.exit({error.code!r})"
-            else:
-                outcome["reason"] = _clip(f"exception: {type(error).__name__}: {error}")
-                traceback.print_exc()
-        finally:
-            _current = None
+    try:
+        with _captured_output(task["workdir"], task["attempt"]):
+            context = TrialContext(task["trial"], task["config_id"], task["repeat"], task["attempt"], task["seed"],
+                                   task["workdir"], placed.cores, placed.gpus, placed.threads, task.get("inputs", {}))
+            _seed_everything(task["seed"])
+            _current = context
+            try:
+                _call(objective, task, context, outcome, started)
+            finally:
+                _current = None
+    except BaseException as error:  # our own set-up failed: the objective never ran
+        if "status" not in outcome:
+            traceback.print_exc()  # into the worker's log: the trial's output files could not be made
+            outcome.update(failed(f"worker: {type(error).__name__}: {error}"))
     return outcome
+
+
+def _call(objective: Callable, task: dict, context: TrialContext, outcome: dict,
+          started: Callable[[float], None] | None) -> None:
+    outcome["start"] = time.time()
+    if started is not None:
+        started(outcome["start"])
+    try:
+        result = objective(task["config"], context) if wants_trial(objective) else objective(task["config"])
+        outcome["end"] = time.time()
+        outcome["value"], extras = interpret(result, task["metric"])
+        outcome["extras"] = bounded_extras(extras, task["workdir"], task["attempt"], outcome)
+        outcome["status"] = "complete"
+    except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
+        outcome.setdefault("end", time.time())
+        outcome["status"] = "failed"
+        if isinstance(error, InvalidResult):
+            outcome["reason"] = f"invalid result: {error}"
+        elif isinstance(error, SystemExit):
+            outcome["reason"] = _clip(f"exited: sys.exit({error.code!r})")
+        else:
+            outcome["reason"] = _clip(f"exception: {type(error).__name__}: {error}")
+            traceback.print_exc()
 
 
 def interpret(result: Any, metric: str) -> tuple[float, dict]:
@@ -139,40 +173,82 @@ def interpret(result: Any, metric: str) -> tuple[float, dict]:
     extras: dict = {}
     if isinstance(result, dict):
         if metric not in result:
-            raise InvalidResult(f"the returned dict has no {metric!r} key (keys: {', '.join(map(str, result)) or 'none'})")
+            keys = ", ".join(_clip(str(k), 40) for k in list(result)[:20])
+            raise InvalidResult(f"the returned dict has no {metric!r} key (keys: {keys or 'none'})")
         extras = {str(k): jsonable(v) for k, v in result.items() if k != metric}
         result = result[metric]
-    if isinstance(result, (bool, str, bytes)) or not (isinstance(result, numbers.Real) or hasattr(result, "__float__")):
-        raise InvalidResult(_clip(f"{metric} is not a number: {result!r}"))
+    if _is_boolean(result) or isinstance(result, (str, bytes)) or not (
+            isinstance(result, numbers.Real) or hasattr(result, "__float__")):
+        raise InvalidResult(_clip(f"{metric} is not a number: {_repr(result)}"))
     try:
         value = float(result)
-    except (TypeError, ValueError) as error:
-        raise InvalidResult(_clip(f"{metric} is not a number: {error}")) from None
+    except Exception as error:  # noqa: BLE001 - a user type's __float__ may raise anything
+        raise InvalidResult(_clip(f"{metric} is not a number: {type(error).__name__}: {error}")) from None
     if not math.isfinite(value):
         raise InvalidResult(f"{metric} is {value}")
     return value, extras
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: Any, depth: int = 0) -> Any:
     """Extras as plain JSON: numpy scalars to numbers, non-finite floats to strings, unknown objects to repr."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if _is_boolean(value):
+        return bool(value)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
         value = float(value)
         return value if math.isfinite(value) else str(value)
+    if depth >= MAX_EXTRAS_DEPTH:
+        return _repr(value)
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, depth + 1) for v in value]
     if hasattr(value, "tolist"):
-        return jsonable(value.tolist())
-    return _clip(repr(value))
+        try:
+            return jsonable(value.tolist(), depth + 1)
+        except Exception:  # noqa: BLE001 - a foreign object's tolist may fail: fall back to its repr
+            pass
+    return _repr(value)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+def bounded_extras(extras: dict, workdir: str, attempt: int, outcome: dict) -> dict:
+    """Extras small enough for the journal; larger ones go whole into the trial's folder.
+
+    The journal keeps each value of at most ``MAX_EXTRA_VALUE_BYTES`` and names the file
+    (``extras_file``, relative to the study folder) that holds them all.
+    """
+    text = json.dumps(extras, allow_nan=False)
+    if len(text) <= MAX_EXTRAS_BYTES:
+        return extras
+    name = "extras.json" if attempt == 1 else f"extras.{attempt}.json"
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, name), "w") as handle:
+        handle.write(text)
+    outcome["extras_file"] = os.path.join("trials", os.path.basename(workdir), name)
+    kept = {}
+    for key, value in extras.items():
+        size = len(json.dumps(value))
+        kept[key] = value if size <= MAX_EXTRA_VALUE_BYTES else f"<{size} bytes, in {name}>"
+    return kept
+
+
+def _is_boolean(value: Any) -> bool:
+    """bool, and numpy's bool_, which is no Python bool but converts to 0.0 or 1.0."""
+    return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
+
+
+def _repr(value: Any) -> str:
+    try:
+        return _clip(repr(value))
+    except Exception as error:  # noqa: BLE001 - a user type's __repr__ may raise anything
+        return f"<{type(value).__name__} whose repr failed: {type(error).__name__}>"
+
+
+def _clip(text: str, limit: int = MAX_REASON) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _seed_everything(seed: int) -> None:
@@ -196,7 +272,7 @@ def keep_output(trials_dir: str, pid: int, workdir: str, attempt: int) -> None:
         try:
             if os.stat(spool).st_size == 0:
                 continue
-        except FileNotFoundError:
+        except OSError:  # none, or its folder is gone
             continue
         os.makedirs(workdir, exist_ok=True)
         os.replace(spool, os.path.join(workdir, f"{stream}.txt" if attempt == 1 else f"{stream}.{attempt}.txt"))
@@ -213,28 +289,40 @@ def _captured_output(workdir: str, attempt: int) -> Iterator[None]:
 
     Output goes to this process's spool files first and only becomes ``trials/<id>/stdout.txt`` (and
     ``stderr.txt``; ``.N.txt`` for attempt N) if the trial wrote something: a silent trial creates
-    nothing, which keeps studies of many short trials light on the file system.
+    nothing, which keeps studies of many short trials light on the file system. Whatever the trial
+    did to ``sys.stdout`` or the descriptors, they are restored afterwards.
     """
     global _saved
     trials_dir = os.path.dirname(workdir)
     if _saved is None:
         _saved = os.dup(1), os.dup(2)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    for fd, stream in zip((1, 2), STREAMS):
-        path = spool_path(trials_dir, os.getpid(), stream)
+    paths = [spool_path(trials_dir, os.getpid(), stream) for stream in STREAMS]
+    for path in paths:  # both opened before either descriptor is redirected
         if path not in _spools:
             _spools[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    streams = sys.stdout, sys.stderr
+    _flush()
+    for fd, path in zip((1, 2), paths):
         os.dup2(_spools[path], fd)
     try:
         yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
+        sys.stdout, sys.stderr = streams
         for fd, original in zip((1, 2), _saved):
             os.dup2(original, fd)
-        for stream in STREAMS:
-            path = spool_path(trials_dir, os.getpid(), stream)
-            if os.fstat(_spools[path]).st_size:
-                os.close(_spools.pop(path))
-        keep_output(trials_dir, os.getpid(), workdir, attempt)
+        try:
+            for path in paths:
+                if os.fstat(_spools[path]).st_size:
+                    os.close(_spools.pop(path))
+            keep_output(trials_dir, os.getpid(), workdir, attempt)
+        except OSError:
+            traceback.print_exc()  # the output is lost, the result is not
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a trial may have closed or replaced the stream
+            pass

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 from .base import Searcher, Suggestion
+
+CLOSE_SECONDS = 5.0
 
 
 class Background:
@@ -34,10 +37,14 @@ class Background:
             self._thread.start()
 
     def close(self) -> None:
-        """Stop the thread after the request it is working on (its answer is no longer wanted)."""
+        """Stop the thread after the request it is working on (its answer is no longer wanted).
+
+        A model that takes long to fit is not waited for beyond ``CLOSE_SECONDS``: the thread is a
+        daemon, and nothing it does afterwards reaches the study.
+        """
         if self._thread is not None:
             self._events.put(None)
-            self._thread.join()
+            self._thread.join(CLOSE_SECONDS)
             self._thread = None
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
@@ -59,19 +66,21 @@ class Background:
         else:
             self._events.put(("ask", config_id))
 
-    def take(self, config_id: int, block: bool) -> Suggestion | None:
-        """The suggestion for a requested id, or None when it is not ready and ``block`` is false.
+    def take(self, config_id: int, wait: float = 0.0) -> Suggestion | None:
+        """The suggestion for a requested id, or None when it is not ready within ``wait`` seconds.
 
         An error the searcher raised for this id (say, a dependent value that cannot be computed) is
         raised here, in the driver's thread.
         """
+        deadline = time.monotonic() + wait
         with self._ready:
             while config_id not in self._answers:
                 if self._failure is not None:
                     raise self._failure
-                if not block:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return None
-                self._ready.wait()
+                self._ready.wait(left)
             answer = self._answers.pop(config_id)
         self._requested.discard(config_id)
         if isinstance(answer, Exception):

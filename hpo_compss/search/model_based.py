@@ -14,6 +14,7 @@ from abc import abstractmethod
 
 import numpy as np
 
+from ..errors import InvalidConfig
 from ..space.encoding import Encoding
 from ..space.structure import SubSpace
 from .base import Searcher, Suggestion, rng_for
@@ -61,15 +62,24 @@ class ModelSearcher(Searcher):
         self.owner: dict[int, Branch] = {}
 
     def ask(self, config_id: int) -> Suggestion:
+        """The next config; one whose dependent values cannot be computed is still noted as pending
+        (InvalidConfig carries its drawn values), so that it is told as a failure like any other."""
         if config_id < self.initial or not self.has_results():
-            suggestion = self.design.ask(config_id)
-            branch = self.by_name[suggestion.subspace]
-            x = branch.encoding.encode(suggestion.config)
-        else:
-            branch, x = self.propose(np.random.default_rng(rng_for(self.seed, MODEL_STREAM, config_id).getrandbits(64)))
+            try:
+                suggestion = self.design.ask(config_id)
+            except InvalidConfig as invalid:
+                self._note(config_id, self.by_name[invalid.subspace], invalid.config)
+                raise
+            self._note(config_id, self.by_name[suggestion.subspace], suggestion.config)
+            return suggestion
+        branch, x = self.propose(np.random.default_rng(rng_for(self.seed, MODEL_STREAM, config_id).getrandbits(64)))
         self.owner[config_id] = branch
         branch.pending[config_id] = x
         return Suggestion(branch.encoding.decode(x), branch.sub.name)
+
+    def _note(self, config_id: int, branch: Branch, config: dict) -> None:
+        self.owner[config_id] = branch
+        branch.pending[config_id] = branch.encoding.encode(config)
 
     def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
         branch = self.owner.pop(config_id, None) or self.by_name.get(suggestion.subspace)
@@ -89,10 +99,9 @@ class ModelSearcher(Searcher):
         branch = self.by_name.get(suggestion.subspace)
         if branch is not None:
             try:
-                branch.pending[config_id] = branch.encoding.encode(suggestion.config)
-                self.owner[config_id] = branch
-            except ValueError:
-                pass
+                self._note(config_id, branch, suggestion.config)
+            except (ValueError, KeyError, TypeError):
+                pass  # a config from outside the space (an edited space file): nothing to learn
         return True
 
     def has_results(self) -> bool:

@@ -1,0 +1,121 @@
+"""The study folder: what lives where, how a study is opened, and how its state is read back.
+
+::
+
+    experiment.json   the validated experiment, normalised (resume reads only this)
+    journal.jsonl     every record, append-only: the truth about the study (``journal``)
+    summary.json      the ledger as of a byte offset of the journal, kept by the driver so that
+                      ``status`` reads only the journal's newer records (a cache: never the truth)
+    trials/<id>/      a trial's output files and whatever it writes to its workdir
+    source/           the objective's source file
+    .lock             the running driver (``lock``)
+
+Every path is made absolute when a study is opened, so an objective that changes the current
+folder cannot send later trials' files elsewhere.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .errors import ConfigError
+from .experiment import Experiment, parse_experiment
+from .journal import Journal
+from .results import Ledger
+
+EXPERIMENT_FILE = "experiment.json"
+JOURNAL_FILE = "journal.jsonl"
+SUMMARY_FILE = "summary.json"
+TRIALS_DIR = "trials"
+SOURCE_DIR = "source"
+
+
+def open_study(experiment: Experiment, directory: Path) -> Path:
+    """Create the study folder, or check that an existing one holds this same experiment; returns it, absolute."""
+    directory = Path(directory).resolve()
+    stored = directory / EXPERIMENT_FILE
+    wanted = experiment.to_json()
+    if stored.exists():
+        previous = json.loads(stored.read_text())
+        if previous != wanted:
+            key = next((k for k in sorted(set(previous) | set(wanted)) if previous.get(k) != wanted.get(k)), "?")
+            raise ConfigError((key,), f"differs from the study already in {directory}; "
+                                      "use `hpo-compss resume` to continue it, or --study-dir for a new study")
+        return directory
+    (directory / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
+    temporary = stored.with_suffix(".tmp")
+    temporary.write_text(json.dumps(wanted, indent=2) + "\n")
+    os.replace(temporary, stored)
+    _keep_objective_source(experiment.objective, directory / SOURCE_DIR)
+    return directory
+
+
+def load_study(directory: Path, check: bool = True) -> Experiment:
+    """The experiment a study folder was started with."""
+    stored = Path(directory) / EXPERIMENT_FILE
+    if not stored.exists():
+        raise ConfigError((), f"{directory} is not a study folder (no {EXPERIMENT_FILE})")
+    return parse_experiment(json.loads(stored.read_text()), check=check)
+
+
+def journal_of(directory: Path) -> Journal:
+    return Journal(Path(directory) / JOURNAL_FILE)
+
+
+def read_ledger(directory: Path, experiment: Experiment) -> tuple[Ledger, Journal]:
+    """The study's state, for a reader: from the saved summary and the newer records when it can.
+
+    Damaged lines are skipped (``journal.skipped`` says which), a torn tail is ignored (a running
+    driver may be writing it): readers show the study, only the driver repairs it.
+    """
+    journal = journal_of(directory)
+    ledger, offset = _saved_ledger(Path(directory), journal) or (Ledger(experiment.mode, experiment.repeats), 0)
+    for record in journal.records(offset, skip_damaged=True):
+        ledger.add(record)
+    return ledger, journal
+
+
+def save_summary(directory: Path, ledger: Ledger, journal: Journal) -> None:
+    """Save the ledger as of the journal's current end (the journal is synced first)."""
+    journal.sync()
+    body = {"offset": journal.size(), "inode": _inode(journal), "ledger": ledger.to_json()}
+    path = Path(directory) / SUMMARY_FILE
+    temporary = path.with_name(f"{SUMMARY_FILE}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(body, separators=(",", ":"), allow_nan=False))
+    os.replace(temporary, path)
+
+
+def _saved_ledger(directory: Path, journal: Journal) -> tuple[Ledger, int] | None:
+    try:
+        body = json.loads((directory / SUMMARY_FILE).read_text())
+        if body["inode"] != _inode(journal) or body["offset"] > journal.size():
+            return None  # the journal was rewritten, or lost records the summary counted (a crash before a sync)
+        return Ledger.from_json(body["ledger"]), body["offset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _inode(journal: Journal) -> int:
+    try:
+        return journal.path.stat().st_ino
+    except FileNotFoundError:
+        return 0
+
+
+def _keep_objective_source(objective: str, folder: Path) -> None:
+    """Copy the objective's source file into the study, so results stay tied to the code that made them."""
+    target = objective.rpartition(":")[0]
+    if target.endswith(".py"):
+        origin = target
+    else:
+        try:
+            spec = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            return
+        origin = spec.origin if spec is not None else None
+    if origin and os.path.isfile(origin):
+        folder.mkdir(exist_ok=True)
+        shutil.copy2(origin, folder / os.path.basename(origin))
