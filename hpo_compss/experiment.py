@@ -227,11 +227,10 @@ def _objective(spec: Any, base_dir: Path, check: bool) -> str:
     target, _, function = spec.rpartition(":")
     if not target or not function.isidentifier():
         raise ConfigError(("objective",), f"expected \"module.path:function\", got {spec!r}")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        path = Path(target).expanduser()
-        if not path.is_absolute():
-            path = path if path.exists() or not (base_dir / path).exists() else base_dir / path
-        spec = f"{path.resolve()}:{function}"
+    if target.endswith(".py") or "/" in target or os.sep in target:  # a file: in the current folder, else beside the experiment
+        here, found_here = _path(target, Path.cwd(), ("objective",))
+        beside, found_beside = _path(target, base_dir, ("objective",))
+        spec = f"{beside if found_beside and not found_here else here}:{function}"
     if check:
         try:
             load_objective(spec)
@@ -260,11 +259,24 @@ def _inputs(data: Any, base_dir: Path, check: bool) -> dict[str, str]:
             raise ConfigError(("inputs", name), "expected a name of letters, digits, '.', '_' or '-'")
         if not isinstance(path, str) or not path:
             raise ConfigError(("inputs", name), f"expected a path, got {path!r}")
-        resolved = (base_dir / Path(path).expanduser()).resolve()
-        if check and not resolved.exists():
+        resolved, found = _path(path, base_dir, ("inputs", name))
+        if check and not found:
             raise ConfigError(("inputs", name), f"no such file or folder: {resolved}")
         inputs[name] = str(resolved)
     return inputs
+
+
+def _path(text: str, base_dir: Path, where: tuple[Key, ...]) -> tuple[Path, bool]:
+    """``text`` as an absolute path (``~`` expanded, relative to ``base_dir``), and whether it exists.
+
+    Text that names no path on this system (a NUL byte, a lone surrogate, an unknown user's ``~``, a
+    name too long) is refused here, instead of failing inside pathlib later.
+    """
+    try:
+        path = (base_dir / Path(text).expanduser()).resolve()
+        return path, path.exists()
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ConfigError(where, f"expected a path, got {text!r}: {error}") from None
 
 
 def _compute_classes(data: Any) -> list[ComputeClass]:

@@ -117,6 +117,17 @@ def test_the_python_api_refuses_what_a_json_file_cannot_hold(space, algorithm, e
     assert str(raised.value).startswith(expected)
 
 
+@pytest.mark.parametrize("key, value", [
+    ("inputs", {"train": "a\x00b"}), ("inputs", {"train": "\ud800"}), ("inputs", ["~no_such_user_xyz/data"]),
+    ("inputs", ["a" * 5000]), ("objective", "\ud800.py:f"), ("objective", "a\x00.py:f"), ("objective", "a/\x00b:f"),
+    ("objective", "~no_such_user_xyz/x.py:f"), ("objective", "a" * 5000 + ".py:f"),
+])
+def test_paths_no_file_system_can_name_are_refused(key, value):
+    data = {"objective": "hpo_compss.examples.griewank:griewank", "space": {"x": [1]}, key: value}
+    with pytest.raises(ConfigError, match=f"^{key}"):
+        parse_experiment(data)
+
+
 def test_a_large_grid_costs_nothing_to_set_up():
     start = time.perf_counter()
     experiment = parse_experiment({"objective": "hpo_compss.examples.griewank:griewank", "budget": {"trials": 10},
