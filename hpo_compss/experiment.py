@@ -168,7 +168,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     searcher_class = SEARCHERS.get(algorithm_name) if isinstance(algorithm_name, str) else None
     needs_space = searcher_class is None or searcher_class.needs_space
     space = None if data.get("space") is None and not needs_space else space_from_json(data.get("space"))
-    seed = seed if seed is not None else _integer(data, ("seed",), 0, 0, 2**63 - 1)
+    seed = _integer(data if seed is None else {"seed": seed}, ("seed",), 0, 0, 2**63 - 1)
     algorithm = _algorithm(data, space)
     searcher = make_searcher(algorithm, space, seed, mode)
 

@@ -128,6 +128,13 @@ def test_paths_no_file_system_can_name_are_refused(key, value):
         parse_experiment(data)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, "1"])
+def test_a_seed_given_beside_the_file_is_checked_as_the_file_s_is(seed):
+    data = {"objective": "hpo_compss.examples.griewank:griewank", "space": {"x": {"uniform": [0, 1]}}, "algorithm": "sobol"}
+    with pytest.raises(ConfigError, match="^seed: expected an integer"):
+        parse_experiment(data, seed=seed)
+
+
 def test_a_large_grid_costs_nothing_to_set_up():
     start = time.perf_counter()
     experiment = parse_experiment({"objective": "hpo_compss.examples.griewank:griewank", "budget": {"trials": 10},
