@@ -182,8 +182,3 @@ def breaks_its_folder(config: dict, trial) -> float:
 def anything(config: dict) -> float:
     """Accepts any config (the fuzz tests run generated spaces through real studies)."""
     return 0.5
-
-
-def anything(config: dict) -> float:
-    """Accepts any config (the fuzz tests run generated spaces through real studies)."""
-    return 0.5
