@@ -101,4 +101,4 @@ def test_large_but_allowed_values_and_ordinary_expressions_stay_fast():
     start = time.perf_counter()
     for layers in range(1, 10_001):
         expression.evaluate({"layers": layers, "lr": 0.01})
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0  # about 0.2 s on an idle core

@@ -222,7 +222,7 @@ def test_too_many_sub_spaces_are_refused_before_they_are_built(data):
     start = time.perf_counter()
     with pytest.raises(ConfigError, match="more than 10000 exclusive sub-spaces"):
         space_from_json(data)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # building the 10**8 product would take minutes
 
 
 def test_a_space_without_parameters_is_refused():
