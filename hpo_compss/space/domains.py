@@ -42,9 +42,10 @@ def _integer(value: Any, what: str) -> int:
 
 
 def _bounded_integer(value: Any, what: str) -> int:
-    if abs(_integer(value, what)) > MAX_INTEGER:
+    number = _integer(value, what)
+    if abs(number) > MAX_INTEGER:
         raise ValueError(f"expected integers within ±2**53, got {what}={value!r}")
-    return _integer(value, what)
+    return number
 
 
 def _ordered(low: Any, high: Any, strict: bool = True) -> tuple[float, float]:

@@ -52,9 +52,10 @@ class Exhaustive:
             raise ValueError("expected a non-empty list of values")
         seen = set()
         for value in values:
-            if canonical(value) in seen:
+            key = canonical(value)
+            if key in seen:
                 raise ValueError(f"{value!r} is listed twice")
-            seen.add(canonical(value))
+            seen.add(key)
         self.values = list(values)
 
     def labels(self) -> list[str]:
