@@ -80,6 +80,7 @@ class Driver:
         self.trials_dir = str(self.directory / TRIALS_DIR)
         self.ledger = Ledger(experiment.mode, experiment.repeats)
         self.searcher = Background(experiment.searcher())
+        #: the configs asked whose trials have not all ended
         self.asked: dict[int, Suggestion] = {}
         #: configs that could not be built, with why
         self.invalid: dict[int, str] = {}
@@ -157,7 +158,7 @@ class Driver:
         """Rebuild the ledger and the searcher's state from the journal, in the order it was written."""
         mismatch = False
         for record in self.journal.records():
-            if "trial" in record and record["config_id"] not in self.asked:
+            if "trial" in record and record["config_id"] not in self.ledger.config_ids:
                 suggestion = Suggestion(record["config"], record.get("subspace", ""))
                 reason = record.get("reason", "")
                 if record["status"] == "failed" and reason.startswith(INVALID_CONFIG):
@@ -169,8 +170,9 @@ class Driver:
             self.stop_reason, self.final = self.ledger.stopped["reason"], True
         if mismatch:
             self._say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
-        self.next_config = max(self.asked, default=-1) + 1
-        self.missing = sorted(set(range(min(self.next_config, self.experiment.trials))) - set(self.asked))
+        known = self.ledger.config_ids
+        self.next_config = max(known, default=-1) + 1
+        self.missing = sorted(set(range(min(self.next_config, self.experiment.trials))) - known)
         if self.missing:
             self._say(f"the journal holds no record of config(s) {_list(self.missing)}: they are asked again")
         self._take_delivered()
@@ -339,8 +341,9 @@ class Driver:
         if not quiet and record["status"] != "running":
             self._progress(record)
             self._watch_opening(record)
-        if done is not None:
-            self.searcher.tell(done.config_id, self.asked[done.config_id], done.mean)
+        if done is not None:  # nothing more to do with its config: the searcher and the journal have it
+            self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.mean)
+            self.invalid.pop(done.config_id, None)
             self._check_stop(done)
 
     def _watch_opening(self, record: dict) -> None:

@@ -24,7 +24,7 @@ from conftest import ROOT, cli, journal, objective, trial_records, write_experim
 
 #: random search over a space where about a third of the configs cannot be built (log of a negative number)
 GAPPY = {"name": "gappy", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 24}, "seed": 3,
-         "space": {"x": {"uniform": [-0.5, 1]}, "y": {"dependent": "log(x)"}}, "stop": {"first_failures": 0}}
+         "space": {"x": {"uniform": [-0.5, 1]}, "y": {"dependent": "log(x)"}}}
 
 
 def run(data: dict, study: Path, cpus: int = 1):
@@ -192,10 +192,20 @@ def test_results_at_the_float_limits_never_break_the_studys_commands(tmp_path):
     assert status["best"]["value"] < 0.5
 
 
+def test_large_extras_stay_in_the_trials_folder(tmp_path):
+    data = {"name": "extras", "objective": objective("misbehave"), "space": None,
+            "algorithm": {"name": "explicit", "configs": [{"fault": "huge_extras"}]}}
+    study = tmp_path / "study"
+    run(data, study)
+    (record,) = trial_records(study, "complete")
+    assert record["extras"]["small"] == 7 and record["extras"]["text"].startswith("<52428802 bytes")
+    assert len(json.loads((study / record["extras_file"]).read_text())["text"]) == 50 << 20
+    assert (study / "journal.jsonl").stat().st_size < 100_000
+
+
 def test_an_infinite_dependent_value_fails_its_trial_and_the_study_goes_on(tmp_path):
     data = {"name": "inf", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 10}, "seed": 1,
-            "space": {"x": {"uniform": [0, 1]}, "big": {"dependent": "1e300 * 1e10 if x > 0.5 else 1.0"}},
-            "stop": {"first_failures": 0}}
+            "space": {"x": {"uniform": [0, 1]}, "big": {"dependent": "1e300 * 1e10 if x > 0.5 else 1.0"}}}
     study = tmp_path / "study"
     done = cli("run", str(write_experiment(tmp_path, data)), "--study-dir", str(study))
     assert done.returncode == 0, done.stderr
@@ -256,18 +266,28 @@ sys.exit(main(sys.argv[1:]))
         assert done.returncode == 0, done.stderr
 
 
-def test_status_in_a_tight_loop_never_makes_a_starting_resume_fail(tmp_path):
+def test_status_only_reads_the_study(tmp_path):
+    """Status takes no lock and writes nothing, so it can never make a starting driver fail."""
     study = tmp_path / "study"
     run({**GAPPY, "budget": {"trials": 2}}, study)
-    watcher = subprocess.Popen([sys.executable, "-c", f"""
-import subprocess, sys
-while True:
-    subprocess.run([sys.executable, "-m", "hpo_compss.cli", "status", {str(study)!r}], capture_output=True)
-"""], cwd=ROOT)
-    try:
-        for _ in range(10):
-            resumed = cli("resume", str(study))
-            assert resumed.returncode == 0, resumed.stderr
-    finally:
-        watcher.kill()
-        watcher.wait()
+    before = {path: path.stat().st_mtime_ns for path in study.rglob("*")}
+    read_only = f"""
+import builtins, fcntl, os, sys
+study = {str(study)!r}
+def refuse(*args, **kwargs):
+    raise PermissionError("status must only read the study")
+fcntl.flock = fcntl.lockf = os.link = os.rename = os.replace = os.unlink = os.remove = os.utime = refuse
+plain_open = builtins.open
+def open_to_read(file, mode="r", *args, **kwargs):
+    if str(file).startswith(study) and set(mode) & set("wax+"):
+        refuse()
+    return plain_open(file, mode, *args, **kwargs)
+builtins.open = open_to_read
+from hpo_compss.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+    for command in (["status", str(study)], ["status", str(study), "--json"]):
+        done = subprocess.run([sys.executable, "-c", read_only, *command], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert {path: path.stat().st_mtime_ns for path in study.rglob("*")} == before

@@ -19,8 +19,8 @@ from hpo_compss.study import run_study
 from conftest import ROOT, cli, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
 
 #: short trials, a third of the configs cannot be built (their failures are decided inside a fill), repeats
-STUDY = {"name": "kills", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 50}, "seed": 11,
-         "space": {"x": {"uniform": [-0.5, 1]}, "sleep": {"choice": [0.01, 0.05, 0.2]}, "y": {"dependent": "log(x)"}},
+STUDY = {"name": "kills", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 80}, "seed": 11,
+         "space": {"x": {"uniform": [-0.5, 1]}, "sleep": {"choice": [0.05, 0.1, 0.3]}, "y": {"dependent": "log(x)"}},
          "repeats": 2, "stop": {"first_failures": 0}}
 
 
@@ -39,13 +39,22 @@ def reference(tmp_path_factory) -> dict:
     study = tmp_path_factory.mktemp("reference") / "study"
     run_study(parse_experiment(STUDY), study, detect_machine(2), out=io.StringIO())
     result = ended(study)
-    assert len(result) == 100 and any(status == "failed" for status, _ in result.values())
+    assert len(result) == 160 and any(status == "failed" for status, _ in result.values())
     return result
 
 
-def start(experiment: Path, study: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), str(experiment), "--study-dir", str(study),
-                             "--cpus", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start(experiment: Path, study: Path, until_running: bool = True) -> subprocess.Popen:
+    """Start a driver; with ``until_running``, return once it writes the journal and its workers live."""
+    journal = study / "journal.jsonl"
+    size = journal.stat().st_size if journal.exists() else 0
+    driver = subprocess.Popen([sys.executable, str(ROOT / "main.py"), str(experiment), "--study-dir", str(study),
+                               "--cpus", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while until_running and driver.poll() is None and not (
+            journal.exists() and journal.stat().st_size > size and processes_of(study)):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return driver
 
 
 def test_twenty_sigkills_of_the_driver_lose_nothing_and_repeat_nothing(tmp_path, reference):
@@ -54,9 +63,9 @@ def test_twenty_sigkills_of_the_driver_lose_nothing_and_repeat_nothing(tmp_path,
     chance = random.Random(20)
     kills = 0
     while kills < 20:
-        driver = start(experiment, study)
+        driver = start(experiment, study, until_running=kills % 4 != 0)  # every fourth in its start-up or replay
         try:
-            driver.wait(chance.uniform(0.3, 1.5))  # start-up, replay, or the middle of a fill
+            driver.wait(chance.uniform(0.0, 0.6))
         except subprocess.TimeoutExpired:
             driver.kill()
             kills += 1
@@ -66,7 +75,7 @@ def test_twenty_sigkills_of_the_driver_lose_nothing_and_repeat_nothing(tmp_path,
             break
     finished = cli("run", str(experiment), "--study-dir", str(study), "--cpus", "2")
     assert finished.returncode == 0, finished.stderr
-    assert kills >= 10
+    assert kills == 20
     assert ended(study) == reference
 
 
@@ -75,11 +84,14 @@ def test_sigterm_to_every_process_in_any_order_loses_nothing(tmp_path, reference
     experiment = write_experiment(tmp_path, STUDY)
     study = tmp_path / "study"
     chance = random.Random(7)
-    for _ in range(6):
+    for round in range(6):
         driver = start(experiment, study)
-        time.sleep(chance.uniform(1.0, 2.0))
-        targets = [driver.pid, *processes_of(study)]
-        chance.shuffle(targets)
+        time.sleep(chance.uniform(0.1, 0.6))
+        workers = processes_of(study)
+        chance.shuffle(workers)
+        targets = [*workers, driver.pid]  # the workers a few milliseconds before the driver,
+        if round % 2:
+            chance.shuffle(targets)  # or in any order
         for pid in targets:
             try:
                 os.kill(pid, signal.SIGTERM)

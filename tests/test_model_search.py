@@ -317,4 +317,5 @@ def test_exhaustive_values_that_print_alike_are_both_searched(name):
     space = {"x": {"exhaustive": [1, "1"]}, "y": {"uniform": [0, 1]}}
     history = optimise(name, space, lambda c: c["y"] + (0 if c["x"] == 1 and not isinstance(c["x"], str) else 1), 24)
     kinds = [type(config["x"]) for config, _ in history]
+    assert {int, str} <= set(kinds[:6])  # the initial design draws from both sub-spaces
     assert kinds.count(int) > kinds.count(str)
