@@ -40,10 +40,14 @@ class Engine(Protocol):
         """Start ``task`` as a trial of ``cls`` (the caller checked ``free_class``)."""
 
     def wait(self, timeout: float | None) -> list[Finished]:
-        """Trials that ended within ``timeout`` seconds (maybe none)."""
+        """Trials that ended within ``timeout`` seconds (maybe none).
+
+        A trial a batch system's stop signal ended comes back ``cancelled`` (the driver runs it again);
+        a worker lost before the trial's objective started is the engine's to replace, never an outcome.
+        """
 
     def cancel(self, reason: str) -> list[Finished]:
-        """Stop every running trial; each is returned (cancelled, unless it had finished)."""
+        """Stop every running trial; each is returned: as it ended if it had finished, else cancelled."""
 
     def close(self) -> None:
         """Release workers and runtime resources."""
