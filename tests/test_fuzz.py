@@ -24,7 +24,10 @@ from hypothesis import strategies as st
 from hpo_compss.errors import ConfigError, InvalidConfig
 from hpo_compss.experiment import ComputeClass, Experiment, load_experiment, parse_experiment
 from hpo_compss.runtime.resources import detect_machine
+from hpo_compss.search import Suggestion
+from hpo_compss.space import Space
 from hpo_compss.space.codec import DOMAIN_KEYWORDS
+from hpo_compss.space.encoding import Encoding
 from hpo_compss.space.expression import FUNCTIONS
 from hpo_compss.study import run_study
 
@@ -83,7 +86,11 @@ ODD_NAMES = ["", "a.b", "exclusive", "uniform", "repeat", "n", "é", "x y", "1"]
 names = mostly(st.sampled_from(PARAMETERS), st.sampled_from(ODD_NAMES))
 
 small = st.one_of(st.integers(-10, 10), st.floats(-10, 10))
-positive = st.floats(1e-6, 1e6)
+#: exponents of log domains: ordinary, so close to 0 that every value rounds to 1.0, near the limits of a double
+exponents = st.one_of(small, st.floats(-1e-100, 1e-100), st.floats(-1100, 1100))
+positive = st.one_of(st.floats(1e-6, 1e6), st.floats(1e-310, 1e-290), st.floats(0.999, 1.001))
+#: bounds a hair apart, where rounding decides whether a draw lies in its own domain
+narrow = st.tuples(small, st.sampled_from([1e-15, 1e-12, 1e-9, 1e-6, 1e-3])).map(lambda t: [t[0], t[0] + t[1]])
 
 
 def ordered(elements: st.SearchStrategy, size: int) -> st.SearchStrategy:
@@ -93,8 +100,9 @@ def ordered(elements: st.SearchStrategy, size: int) -> st.SearchStrategy:
 counts = st.integers(-1, 40)
 integer_ranges = ordered(st.integers(-10, 10), 2) | st.tuples(ordered(st.integers(-10, 10), 2), counts).map(lambda t: t[0] + [t[1]])
 PLAUSIBLE_ARGS = {
-    "uniform": ordered(small, 2), "ln_uniform": ordered(small, 2), "log2_uniform": ordered(small, 2),
-    "log10_uniform": ordered(small, 2), "loguniform": ordered(positive, 2), "randint": integer_ranges,
+    "uniform": ordered(small, 2) | narrow, "ln_uniform": ordered(exponents, 2) | narrow,
+    "log2_uniform": ordered(exponents, 2) | narrow, "log10_uniform": ordered(exponents, 2) | narrow,
+    "loguniform": ordered(positive, 2) | narrow.map(lambda pair: [10.0 ** x for x in pair]), "randint": integer_ranges,
     "integer": integer_ranges, "log2_randint": ordered(st.integers(-5, 12), 2),
     "linspace": st.tuples(ordered(small, 2), counts).map(lambda t: t[0] + [t[1]]),
     "normal": st.tuples(small, st.floats(-1, 5)).map(list), "lognormal": st.tuples(small, st.floats(-1, 5)).map(list),
@@ -232,7 +240,8 @@ def damaged_files(draw: Callable) -> bytes:
 # --- the properties -----------------------------------------------------------------------------------
 
 def check_experiment(experiment: Experiment) -> None:
-    """A valid experiment normalises to strict JSON and back, and its searcher proposes plain JSON configs."""
+    """A valid experiment normalises to strict JSON and back, and its searcher proposes plain JSON configs,
+    which the model searchers' features can hold."""
     data = experiment.to_json()
     json.dumps(data, allow_nan=False)
     assert parse_experiment(data) == experiment
@@ -244,7 +253,18 @@ def check_experiment(experiment: Experiment) -> None:
             json.dumps(error.config, allow_nan=False)
             continue
         json.dumps(suggestion.config, allow_nan=False)
+        if searcher.needs_space:  # a config drawn from the space, not one of an explicit list
+            check_features(experiment.space, suggestion)
         searcher.tell(config_id, suggestion, float(config_id))
+
+
+def check_features(space: Space, suggestion: Suggestion) -> None:
+    sub = next(sub for sub in space.subspaces if sub.name == suggestion.subspace)
+    try:
+        encoding = Encoding(sub)
+    except ConfigError:  # more features than gp and tpe take: no searcher that could take this space encodes it
+        return
+    encoding.encode(suggestion.config)
 
 
 def outcome(read: Callable[[], Experiment]) -> str:

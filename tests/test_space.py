@@ -143,6 +143,8 @@ def test_unit_decoding_covers_each_domain():
     ({"log10_uniform": [-4, 400]}, "exponents whose values lie within 1e-300 and 1e+300"),
     ({"log2_uniform": [-1100, 0]}, "exponents whose values lie within 1e-300 and 1e+300"),
     ({"loguniform": [5e-324, 1]}, "values within 1e-300 and 1e+300"),
+    ({"ln_uniform": [3.2581955689184777e-133, 1.1432829530160164e-125]}, "values that differ by a factor of at least 1.001"),
+    ({"loguniform": [1, 1.0005]}, "values that differ by a factor of at least 1.001"),
     ({"integer": [-1e308, 12]}, "integers within ±2**53"),
     ({"randint": [0, 2**60]}, "integers within ±2**53"),
     ({"log2_randint": [-10**6, 3]}, "exponents from -1074 to 1023"),
@@ -159,9 +161,10 @@ def test_domains_whose_values_would_not_be_finite_doubles_are_refused(data, expe
 def test_every_value_of_an_accepted_extreme_domain_is_a_finite_double_that_encodes_back():
     for data in ({"log10_uniform": [-300, 300]}, {"loguniform": [1e-300, 1e300]}, {"log2_randint": [-1074, 1024]},
                  {"uniform": [-8e307, 8e307]}, {"normal": [0, 1e306]}, {"lognormal": [0, 86]},
-                 {"integer": [-2**53, 2**53]}):
+                 {"integer": [-2**53, 2**53]}, {"log10_uniform": [299.999, 300]}, {"ln_uniform": [-690, -689.999]},
+                 {"uniform": [1e16, 1e16 + 4]}, {"uniform": [-1e-300, 1e300]}):
         domain = space_from_json({"x": data}).subspaces[0].leaves[("x",)]
-        for u in (0.0, 1e-9, 0.5, 1 - 1e-12, np.nextafter(1.0, 0.0)):
+        for u in (0.0, 1e-9, 0.3, 0.5, 0.7, 1 - 1e-12, np.nextafter(1.0, 0.0)):
             value = domain.from_unit(u)
             assert math.isfinite(value) and domain.from_unit(domain.to_unit(value)) == pytest.approx(value, rel=1e-9)
 

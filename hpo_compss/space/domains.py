@@ -19,8 +19,10 @@ from scipy.special import ndtr, ndtri
 #: Width of the central 99.9 % of a standard normal, used by SHADHO's complexity for normal domains.
 NORMAL_999_WIDTH = float(ndtri(0.9995) - ndtri(0.0005))
 MAX_REPEAT = 10_000
-#: the values of log domains lie within 1/LOG_LIMIT and LOG_LIMIT, so they stay finite, normal doubles
+#: the values of log domains lie within 1/LOG_LIMIT and LOG_LIMIT, so they stay finite, normal doubles,
+#: and span a factor of MIN_LOG_RATIO at least, so a draw's quantile can be recovered from its value
 LOG_LIMIT = 1e300
+MIN_LOG_RATIO = 1.001
 #: integer domains stay within ±2**53, where every integer is a double and no range length overflows
 MAX_INTEGER = 2**53
 #: normal draws reach at most this many sigmas from mu (from_unit clips the quantile to [1e-12, 1 - 1e-12])
@@ -183,6 +185,9 @@ class LogUniform(Domain):
                 raise ValueError(f"expected exponents whose values lie within {1 / LOG_LIMIT:g} and {LOG_LIMIT:g}, "
                                  f"from {-reach:.6g} to {reach:.6g}, got [{low!r}, {high!r}]")
             self.values = (self.base**self.low, self.base**self.high)
+        if self.values[1] < MIN_LOG_RATIO * self.values[0]:  # narrower, rounding makes draws fall outside it
+            raise ValueError(f"expected values that differ by a factor of at least {MIN_LOG_RATIO:g}, "
+                             f"got {self.values[0]!r} and {self.values[1]!r}")
 
     @property
     def args(self) -> list:
