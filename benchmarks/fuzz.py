@@ -24,12 +24,14 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000, help="inputs in all, shared as in the test run")
     cases = parser.parse_args().cases
     weights = {name: examples for name, (_, _, examples) in PROPERTIES.items()}
+    shares = {name: cases * weight // sum(weights.values()) for name, weight in weights.items()}
+    shares["experiments"] += cases - sum(shares.values())
     total = Counter()
     start = time.perf_counter()
-    for name, weight in weights.items():
+    for name, share in shares.items():
         tally: Counter = Counter()
         began = time.perf_counter()
-        fuzz(name, max(1, round(cases * weight / sum(weights.values()))), tally)()
+        fuzz(name, share, tally)()
         print(f"{name:24} {sum(tally.values()):6} cases: {tally['valid']:6} valid, {tally['invalid']:6} invalid "
               f"in {time.perf_counter() - began:6.1f} s", flush=True)
         total += tally
