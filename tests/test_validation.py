@@ -31,6 +31,7 @@ EXPECTED = {
     "empty_list": "space.x: expected a non-empty list",
     "exclusive_not_bool": "space.k.exclusive: expected true or false",
     "exclusive_without_branches": "space.k: an exclusive scope needs at least one branch",
+    "exhaustive_value_twice": "space.x.exhaustive: 1.0 is listed twice",
     "experiment_without_space": "space: missing",
     "explicit_config_not_finite": "algorithm.configs[1].x: expected a finite number, got nan",
     "explicit_without_configs": "algorithm.configs: expected a non-empty list",
@@ -191,6 +192,6 @@ def test_schema_rejects_what_the_parser_rejects_structurally():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
     for name in ("unknown_key", "trials_not_integer", "bad_mode", "negative_gpus", "zero_repeats", "stop_unknown_key",
-                 "budget_not_object", "exclusive_not_bool", "key_beside_domain", "negative_timeout"):
+                 "budget_not_object", "exclusive_not_bool", "key_beside_domain", "negative_timeout", "exhaustive_value_twice"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(json.loads((BAD / f"{name}.json").read_text()), schema)
