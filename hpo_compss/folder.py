@@ -83,7 +83,7 @@ def save_summary(directory: Path, ledger: Ledger, journal: Journal) -> None:
     journal.sync()
     body = {"offset": journal.size(), "inode": _inode(journal), "ledger": ledger.to_json()}
     path = Path(directory) / SUMMARY_FILE
-    temporary = path.with_name(f"{SUMMARY_FILE}.{os.getpid()}.tmp")
+    temporary = path.with_name(f"{SUMMARY_FILE}.tmp")  # one driver at a time writes it
     temporary.write_text(json.dumps(body, separators=(",", ":"), allow_nan=False))
     os.replace(temporary, path)
 

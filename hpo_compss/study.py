@@ -113,34 +113,42 @@ class Driver:
                           "driver was killed); what it recorded runs again")
             self._replay()
             if self.final:
-                if not (self.ledger.stopped or {}).get("final"):  # it ended (say, target reached) just before a crash
-                    self._stop()
-                self._save_summary()
-                self.journal.close()
-                self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
-                return Outcome(self.ledger, self.stop_reason, 0.0)
-            engine = self._engine()
+                return self._already_finished()
             try:
-                with engine:
+                with self._engine() as engine:
                     self._start_session(engine)
                     self.searcher.start()
-                    try:
-                        self._loop(engine)
-                    except Interrupted as interruption:
-                        self.stop_reason = f"interrupted by {interruption}"
-                        self._record(engine.cancel(f"cancelled: driver {self.stop_reason}"))
-                        self._stop()
-                        raise
-                    finally:
-                        if engine.running:  # the journal cannot be written (or the lock was lost)
-                            engine.cancel("cancelled: the driver stopped")
-                    self._save_summary()
+                    self._drive(engine)
             finally:
                 self.searcher.close()
                 self.journal.close()
                 if self.backend == "local":  # COMPSs writes its own trace (runcompss --tracing)
                     self._write_trace()
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
+
+    def _drive(self, engine: Engine) -> None:
+        """Run the loop to its end. Interrupted, journal what was cancelled; on any other error (the journal
+        cannot be written, the lock was lost) stop the trials without writing: what ran runs again."""
+        try:
+            self._loop(engine)
+        except Interrupted as interruption:
+            self.stop_reason = f"interrupted by {interruption}"
+            self._record(engine.cancel(f"cancelled: driver {self.stop_reason}"))
+            self._stop()
+            self._save_summary()
+            raise
+        except BaseException:
+            engine.cancel("cancelled: the driver stopped")
+            raise
+        self._save_summary()
+
+    def _already_finished(self) -> Outcome:
+        if not (self.ledger.stopped or {}).get("final"):  # it ended (say, target reached) just before a crash
+            self._stop()
+        self._save_summary()
+        self.journal.close()
+        self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
+        return Outcome(self.ledger, self.stop_reason, 0.0)
 
     def _engine(self) -> Engine:
         if self.backend == "compss":

@@ -37,6 +37,16 @@ def trial_records(study: Path, status: str | None = None) -> list[dict]:
     return [r for r in journal(study) if "trial" in r and (status is None or r["status"] == status)]
 
 
+def ended(study: Path) -> dict[int, tuple[str, dict]]:
+    """Each trial's final status and config, asserting that no trial ended twice."""
+    final: dict[int, tuple[str, dict]] = {}
+    for record in trial_records(study):
+        if record["status"] in ("complete", "failed") and not record.get("retry"):
+            assert record["trial"] not in final, f"trial {record['trial']} ended twice"
+            final[record["trial"]] = (record["status"], record["config"])
+    return final
+
+
 def processes_of(study: Path) -> list[int]:
     """Live processes started for this study (workers and anything they spawned), by their environment marker."""
     marker = f"HPO_COMPSS_STUDY={study.resolve()}".encode()

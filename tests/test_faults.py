@@ -11,14 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from hpo_compss.experiment import ComputeClass, parse_experiment
 from hpo_compss.runtime.local import LocalEngine
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
 
-from conftest import ROOT, cli, journal, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
+from conftest import ROOT, cli, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
 from test_compss import runcompss, standin_env
 
 #: each fault, the reason its trial must be recorded with (None: it completes), and whether it is retried

@@ -20,7 +20,7 @@ from hpo_compss.journal import Journal
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
 
-from conftest import ROOT, cli, journal, objective, trial_records, write_experiment
+from conftest import ROOT, cli, ended, objective, trial_records, write_experiment
 
 #: random search over a space where about a third of the configs cannot be built (log of a negative number)
 GAPPY = {"name": "gappy", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 24}, "seed": 3,
@@ -29,16 +29,6 @@ GAPPY = {"name": "gappy", "objective": objective("sleepy"), "algorithm": "random
 
 def run(data: dict, study: Path, cpus: int = 1):
     return run_study(parse_experiment(data), study, detect_machine(cpus), out=io.StringIO())
-
-
-def ended(study: Path) -> dict[int, tuple[str, dict]]:
-    """Each trial's final status and config; no trial may end twice."""
-    final = {}
-    for record in trial_records(study):
-        if record["status"] in ("complete", "failed") and not record.get("retry"):
-            assert record["trial"] not in final, f"trial {record['trial']} ended twice"
-            final[record["trial"]] = (record["status"], record["config"])
-    return final
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +242,7 @@ def test_the_lock_needs_no_flock(tmp_path):
     """Lustre without -o flock refuses flock(2) with ENOSYS: neither the driver nor status may need it."""
     study = tmp_path / "study"
     run({**GAPPY, "budget": {"trials": 2}}, study)
-    without_flock = f"""
+    without_flock = """
 import fcntl, sys
 def refuse(*args, **kwargs):
     raise OSError(38, "Function not implemented")

@@ -16,22 +16,12 @@ from hpo_compss.experiment import parse_experiment
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
 
-from conftest import ROOT, cli, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
+from conftest import ROOT, cli, ended, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
 
 #: short trials, a third of the configs cannot be built (their failures are decided inside a fill), repeats
 STUDY = {"name": "kills", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 80}, "seed": 11,
          "space": {"x": {"uniform": [-0.5, 1]}, "sleep": {"choice": [0.05, 0.1, 0.3]}, "y": {"dependent": "log(x)"}},
          "repeats": 2, "stop": {"first_failures": 0}}
-
-
-def ended(study: Path) -> dict[int, tuple[str, dict]]:
-    """Each trial's final status and config; no trial may end twice."""
-    final: dict[int, tuple[str, dict]] = {}
-    for record in trial_records(study):
-        if record["status"] in ("complete", "failed") and not record.get("retry"):
-            assert record["trial"] not in final, f"trial {record['trial']} ended twice"
-            final[record["trial"]] = (record["status"], record["config"])
-    return final
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ names (task types are then called ``type N``). Only an unreadable header is an e
 """
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from dataclasses import dataclass, field
@@ -310,11 +311,10 @@ def write_trace(prv: str | Path, runs: Iterable[TaskRun], task_types: dict[int, 
     runs = sorted(runs, key=lambda r: r.start)
     prv = Path(prv)
     prv.parent.mkdir(parents=True, exist_ok=True)
-    held_by = {r: r.cores or (0,) for r in runs}
     hosts = sorted({r.host for r in runs}) or ["localhost"]
     used: dict[str, set[int]] = {h: set() for h in hosts}
     for r in runs:
-        used[r.host].update(held_by[r])
+        used[r.host].update(_held(r))
     cores = {h: sorted(used[h]) for h in hosts}
     # (host, core) -> "cpu:appl:node:thread", the record fields that say where: CPUs numbered across nodes
     where: dict[tuple[str, int], str] = {}
@@ -325,24 +325,26 @@ def write_trace(prv: str | Path, runs: Iterable[TaskRun], task_types: dict[int, 
     origin = runs[0].start if runs else time.time()
     ticks = lambda t: max(0, round((t - origin) * 1e9))  # noqa: E731
     duration = max((ticks(r.end) for r in runs), default=0)
-    lines = []  # (time, order, text): Paraver wants records sorted by time
-    for r in runs:
-        begin, end = ticks(r.start), ticks(r.end)
-        for core in held_by[r]:
-            lines.append((begin, 1, f"1:{where[r.host, core]}:{begin}:{end}:1"))
-        first = where[r.host, held_by[r][0]]
-        lines.append((begin, 2, f"2:{first}:{begin}:{TASK_TYPE}:{r.task_type}:{REQUESTED_CPUS}:{len(r.cores)}"
-                                f":{REQUESTED_GPUS}:{r.gpus}"))
-        lines.append((begin, 3, f"2:{first}:{begin}:{TASK_ID}:{r.task_id}"))
-        lines.append((end, 0, f"2:{first}:{end}:{TASK_TYPE}:0:{TASK_ID}:0"))
-    lines.sort(key=lambda item: (item[0], item[1]))  # at one instant, a task ends before the next one starts
     when = time.strftime("%d/%m/%Y at %H:%M", time.localtime(origin))
     layout = ",".join(f"{len(cores[h])}:{i}" for i, h in enumerate(hosts, 1))
     header = (f"#Paraver ({when}):{duration}_ns:{len(hosts)}({','.join(str(len(cores[h])) for h in hosts)}):1:"
               f"{len(hosts)}({layout}),0\n")
+    # Paraver wants records sorted by time: runs come in order of start, and each run's end event waits
+    # in a heap until the next start is later, so memory follows the tasks running at once, not all
+    ends: list[tuple[int, int, str]] = []
     with open(prv, "w", encoding="utf-8") as handle:
         handle.write(header)
-        handle.writelines(text + "\n" for _, _, text in lines)
+        for number, r in enumerate(runs):
+            begin, end = ticks(r.start), ticks(r.end)
+            while ends and ends[0][0] <= begin:  # at one instant, a task ends before the next one starts
+                handle.write(heapq.heappop(ends)[2])
+            first = where[r.host, _held(r)[0]]
+            handle.writelines(f"1:{where[r.host, core]}:{begin}:{end}:1\n" for core in _held(r))
+            handle.write(f"2:{first}:{begin}:{TASK_TYPE}:{r.task_type}:{REQUESTED_CPUS}:{len(r.cores)}"
+                         f":{REQUESTED_GPUS}:{r.gpus}\n2:{first}:{begin}:{TASK_ID}:{r.task_id}\n")
+            heapq.heappush(ends, (end, number, f"2:{first}:{end}:{TASK_TYPE}:0:{TASK_ID}:0\n"))
+        while ends:
+            handle.write(heapq.heappop(ends)[2])
     prv.with_suffix(".pcf").write_text(_pcf(task_types), encoding="utf-8")
     thread_names = [f"THREAD 1.{n}.{t}" for n, h in enumerate(hosts, 1) for t in range(1, len(cores[h]) + 1)]
     cpu_names = [f"{c}.{h}" for h in hosts for c in cores[h]]
@@ -351,6 +353,11 @@ def write_trace(prv: str | Path, runs: Iterable[TaskRun], task_types: dict[int, 
         f"LEVEL NODE SIZE {len(hosts)}\n" + "\n".join(hosts) + "\n\n"
         f"LEVEL THREAD SIZE {len(thread_names)}\n" + "\n".join(thread_names) + "\n", encoding="utf-8")
     return prv
+
+
+def _held(run: TaskRun) -> tuple[int, ...]:
+    """The cores a run held (core 0 when it did not say)."""
+    return run.cores or (0,)
 
 
 def _pcf(task_types: dict[int, str]) -> str:

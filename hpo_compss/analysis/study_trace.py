@@ -32,5 +32,6 @@ def write_study_trace(directory: Path, records: Iterable[dict], class_names: lis
     if not ran:
         return None
     ran.sort(key=lambda run: run.start)
-    runs = [replace(run, task_id=number) for number, run in enumerate(ran, 1)]
-    return write_trace(Path(directory) / TRACE_FILE, runs, {i: f"trial ({name})" for i, name in enumerate(names, 1)})
+    for index, run in enumerate(ran):  # task ids in order of start
+        ran[index] = replace(run, task_id=index + 1)
+    return write_trace(Path(directory) / TRACE_FILE, ran, {i: f"trial ({name})" for i, name in enumerate(names, 1)})

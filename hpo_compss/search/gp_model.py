@@ -14,7 +14,6 @@ warm start for the next one.
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
