@@ -137,7 +137,9 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
                      check: bool = True) -> Experiment:
     """Validate an experiment given as parsed JSON (see the README for every key).
 
-    ``check`` imports the objective and looks for the input files; ``status`` skips both.
+    ``check`` imports the objective, looks for the input files and builds the searcher (which checks
+    the algorithm's options); the readers of a study (``status``, ``report``) skip all three, as its
+    stored experiment was checked when the study began, and so load no searcher.
     """
     if not isinstance(data, dict):
         raise ConfigError((), f"expected a JSON object, got {type(data).__name__}")
@@ -164,24 +166,23 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     mode = _typed(data, "mode", str, "min")
     if mode not in ("min", "max"):
         raise ConfigError(("mode",), f"expected \"min\" or \"max\", got {mode!r}")
-    algorithm_name = _algorithm_name(data)
-    searcher_class = SEARCHERS.get(algorithm_name) if isinstance(algorithm_name, str) else None
-    needs_space = searcher_class is None or searcher_class.needs_space
-    space = None if data.get("space") is None and not needs_space else space_from_json(data.get("space"))
+    spaceless = data.get("space") is None and not _needs_space(_algorithm_name(data))
+    space = None if spaceless else space_from_json(data.get("space"))
     seed = _integer(data if seed is None else {"seed": seed}, ("seed",), 0, 0, 2**63 - 1)
     algorithm = _algorithm(data, space)
-    searcher = make_searcher(algorithm, space, seed, mode)
+    searcher = make_searcher(algorithm, space, seed, mode) if check else None
+    size = searcher.size if searcher is not None else None
 
     budget = data.get("budget", {})
     if not isinstance(budget, dict):
         raise ConfigError(("budget",), f"expected an object like {{\"trials\": 100, \"seconds\": 3600}}, got {budget!r}")
     _no_unknown(budget, ("budget",), {"trials", "seconds"})
-    if "trials" not in budget and (searcher.size or 0) > MAX_TRIALS:
-        raise ConfigError(("budget", "trials"), f"missing: the {searcher.name} search has {searcher.size} configs, "
+    if "trials" not in budget and (size or 0) > MAX_TRIALS:
+        raise ConfigError(("budget", "trials"), f"missing: the {searcher.name} search has {size} configs, "
                                                 f"more than the {MAX_TRIALS} trials a study may run")
-    trials = _integer(budget, ("budget", "trials"), searcher.size or DEFAULT_TRIALS, 1, MAX_TRIALS)
-    if searcher.size is not None:
-        trials = min(trials, searcher.size)
+    trials = _integer(budget, ("budget", "trials"), size or DEFAULT_TRIALS, 1, MAX_TRIALS)
+    if size is not None:
+        trials = min(trials, size)
 
     stop = data.get("stop", {})
     if not isinstance(stop, dict):
@@ -202,6 +203,11 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         description=_typed(data, "description", str, ""),
         inputs=_inputs(data.get("inputs", {}), Path(base_dir), check),
     )
+
+
+def _needs_space(name: Any) -> bool:
+    searcher = SEARCHERS.get(name) if isinstance(name, str) else None
+    return searcher is None or searcher.needs_space
 
 
 def _algorithm_name(data: dict) -> Any:

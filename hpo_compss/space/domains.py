@@ -11,13 +11,15 @@ import copy
 import math
 import sys
 from abc import ABC, abstractmethod
+from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
+#: the standard normal distribution (the standard library's, so that reading a space needs no scipy)
+_STANDARD = NormalDist()
 #: Width of the central 99.9 % of a standard normal, used by SHADHO's complexity for normal domains.
-NORMAL_999_WIDTH = float(ndtri(0.9995) - ndtri(0.0005))
+NORMAL_999_WIDTH = _STANDARD.inv_cdf(0.9995) - _STANDARD.inv_cdf(0.0005)
 MAX_REPEAT = 10_000
 #: the values of log domains lie within 1/LOG_LIMIT and LOG_LIMIT, so they stay finite, normal doubles,
 #: and span a factor of MIN_LOG_RATIO at least, so a draw's quantile can be recovered from its value
@@ -231,7 +233,7 @@ class Normal(Domain):
 
     def from_unit(self, u: float) -> float:
         u = min(max(u, 1e-12), 1 - 1e-12)
-        return self._value(self.mu + self.sigma * float(ndtri(u)))
+        return self._value(self.mu + self.sigma * _STANDARD.inv_cdf(u))
 
     def to_unit(self, value: Any) -> float:
         x = _number(value, "a value")
@@ -239,7 +241,7 @@ class Normal(Domain):
             if x <= 0:
                 raise ValueError(f"{value!r} is not a value of {self!r}")
             x = math.log(x)
-        return min(max(float(ndtr((x - self.mu) / self.sigma)), 1e-12), 1 - 1e-12)
+        return min(max(_STANDARD.cdf((x - self.mu) / self.sigma), 1e-12), 1 - 1e-12)
 
     def grid(self, points: int) -> list:
         return [self.from_unit((i + 0.5) / points) for i in range(points)]
