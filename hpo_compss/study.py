@@ -68,12 +68,12 @@ def failure_signature(reason: str) -> str:
 class Driver:
     """One run (or resume) of a study on the local engine or on COMPSs (``backend``)."""
 
-    def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
+    def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
                  backend: str = "local", max_running: int | None = None):
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
-        self.out = out
+        self.out = out if out is not None else sys.stdout
         self.backend = backend
         self.max_running = max_running
         self.journal: Journal = journal_of(self.directory)
@@ -480,10 +480,11 @@ def _list(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
 
-def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] = sys.stdout,
+def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
               backend: str = "local", max_running: int | None = None) -> Outcome:
     """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
 
+    Progress lines go to ``out``, the standard output of the moment by default.
     ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
     sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
     """

@@ -319,3 +319,19 @@ def test_exhaustive_values_that_print_alike_are_both_searched(name):
     kinds = [type(config["x"]) for config, _ in history]
     assert {int, str} <= set(kinds[:6])  # the initial design draws from both sub-spaces
     assert kinds.count(int) > kinds.count(str)
+
+
+@pytest.mark.parametrize("name, candidates", [("gp", 1_000_000), ("tpe", 100_000)])
+def test_many_candidates_in_many_dimensions_stay_within_bounded_memory(name, candidates):
+    import tracemalloc
+
+    space = space_from_json({f"x{i}": {"uniform": [0, 1]} for i in range(500)})
+    searcher = make_searcher({"name": name, "initial": 2, "candidates": candidates}, space, 0)
+    for i in range(3):
+        suggestion = searcher.ask(i)
+        searcher.tell(i, suggestion, sum(suggestion.config.values()))
+    tracemalloc.start()
+    searcher.ask(3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 400 * 2**20, f"{peak / 2**20:.0f} MB"

@@ -66,3 +66,18 @@ def test_a_killed_gp_study_resumes_without_asking_again(tmp_path):
     assert sorted(r["trial"] for r in complete) == list(range(16))
     before = {r["trial"]: r["config"] for r in kept if r.get("status") == "complete"}
     assert all(r["config"] == before[r["trial"]] for r in complete if r["trial"] in before)
+
+
+@pytest.mark.parametrize("algorithm", ["gp", "tpe"])
+def test_a_branch_without_parameters_is_searched_like_any_other(tmp_path, algorithm):
+    space = {"k": {"exclusive": True, "none": {}, "deep": {"x": {"uniform": [0, 1]}}}}
+    experiment = parse_experiment({"name": "empty-branch", "objective": objective("anything"), "space": space,
+                                   "algorithm": {"name": algorithm, "initial": 2}, "budget": {"trials": 8}})
+    outcome = run_study(experiment, tmp_path / "study", detect_machine(1), out=io.StringIO())
+    assert outcome.ledger.count("complete") == 8
+
+
+def test_run_study_writes_to_the_standard_output_of_the_moment(tmp_path, capsys):
+    experiment = parse_experiment({**QUADRATIC, "algorithm": "random", "budget": {"trials": 2}})
+    run_study(experiment, tmp_path / "study", detect_machine(1))
+    assert "starting study quad" in capsys.readouterr().out

@@ -80,7 +80,7 @@ class GPSearch(ModelSearcher):
     def _candidates(self, branch: Branch, model: GaussianProcess, rng: np.random.Generator) -> np.ndarray:
         """Random points plus perturbations of the best observed ones (scaled by the length scales)."""
         encoding = branch.encoding
-        count = max(64, self.candidates // len(self.branches))
+        count = self.affordable(max(64, self.candidates // len(self.branches)), encoding.width)
         random_points = encoding.from_unit(rng.random((count, branch.sub.dims)))
         if not len(branch.y):
             return random_points

@@ -22,6 +22,8 @@ from .sobol import SobolSearch
 
 #: the stream of rng_for reserved for model searchers' own random choices
 MODEL_STREAM = 2
+#: the most feature values one array of candidates may hold (16 MB): many features mean fewer candidates
+MAX_CANDIDATE_VALUES = 2_000_000
 
 
 class Branch:
@@ -37,10 +39,11 @@ class Branch:
         self.pending: dict[int, np.ndarray] = {}
 
     def points(self) -> np.ndarray:
-        return np.array(self.X).reshape(-1, self.encoding.width)
+        return np.array(self.X, dtype=float).reshape(len(self.X), self.encoding.width)
 
     def pending_points(self) -> np.ndarray:
-        return np.array([self.pending[k] for k in sorted(self.pending)]).reshape(-1, self.encoding.width)
+        pending = [self.pending[k] for k in sorted(self.pending)]
+        return np.array(pending, dtype=float).reshape(len(pending), self.encoding.width)
 
     def is_taken(self, x: np.ndarray) -> bool:
         """Has this exact point been told or asked already?"""
@@ -103,6 +106,11 @@ class ModelSearcher(Searcher):
             except (ValueError, KeyError, TypeError):
                 pass  # a config from outside the space (an edited space file): nothing to learn
         return True
+
+    @staticmethod
+    def affordable(count: int, width: int) -> int:
+        """How many of ``count`` candidates of ``width`` features to draw at once, within MAX_CANDIDATE_VALUES."""
+        return max(1, min(count, MAX_CANDIDATE_VALUES // max(width, 1)))
 
     def has_results(self) -> bool:
         return any(y is not None for branch in self.branches for y in branch.y)

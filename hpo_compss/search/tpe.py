@@ -34,7 +34,8 @@ class TPESearch(ModelSearcher):
         good, bad = self._split()
         branch_good = self._branch_log_weights(good)
         branch_bad = self._branch_log_weights(bad)
-        picks = rng.choice(len(self.branches), size=self.candidates, p=np.exp(branch_good))
+        width = max(branch.encoding.width for branch in self.branches)
+        picks = rng.choice(len(self.branches), size=self.affordable(self.candidates, width), p=np.exp(branch_good))
         best: list[tuple[float, Branch, np.ndarray]] = []
         for index in np.unique(picks):
             branch = self.branches[index]

@@ -145,7 +145,7 @@ class Encoding:
                         y = x.copy()
                         y[slot.start] = (other + 0.5) / slot.size
                         found.append(y)
-        return np.array(found).reshape(-1, self.width)
+        return np.array(found, dtype=float).reshape(len(found), self.width)
 
     def _unit(self, slot: Slot, x: np.ndarray) -> float:
         if slot.kind == "categorical":
