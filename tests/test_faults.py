@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hpo_compss.experiment import ComputeClass, parse_experiment
 from hpo_compss.runtime.local import LocalEngine
 from hpo_compss.runtime.resources import detect_machine
@@ -95,19 +97,45 @@ def test_every_fault_on_the_compss_stand_in(tmp_path):
     check_fault_study(study)
 
 
-def test_an_objective_that_cannot_be_imported_fails_each_trial_with_the_reason(tmp_path):
+@pytest.mark.parametrize("backend", ["local", "compss"])
+def test_an_objective_that_cannot_be_imported_stops_the_study_with_the_reason(tmp_path, backend):
     module = tmp_path / "broken.py"
     module.write_text("import os\nif os.environ.get('HPO_COMPSS_STUDY'):\n    raise ImportError('no such thing here')\n"
                       "def f(config):\n    return 0.0\n")
     data = {"name": "broken", "objective": f"{module}:f", "space": {"x": {"uniform": [0, 1]}}, "algorithm": "random",
             "budget": {"trials": 200}, "stop": {"first_failures": 3}}
     study = tmp_path / "study"
-    done = cli("run", str(write_experiment(tmp_path, data)), "--study-dir", str(study), "--cpus", "1")
+    experiment = write_experiment(tmp_path, data)
+    if backend == "local":
+        done = cli("run", str(experiment), "--study-dir", str(study), "--cpus", "1")
+    else:
+        done = runcompss(experiment, study, standin_env(tmp_path, cpus=1))
     assert done.returncode == 1
     failed = trial_records(study, "failed")
     assert 3 <= len(failed) < 50 and all("ImportError: no such thing here" in r["reason"] for r in failed)
     assert "stopped: the first 3 trials all failed with 'objective: cannot import" in done.stdout
     assert json.loads(cli("status", str(study), "--json").stdout)["stopped"]["final"] is False
+    assert wait_for_no_processes(study, 10) == []
+
+
+def test_a_busy_worker_killed_from_outside_is_a_crash_and_is_retried(tmp_path):
+    experiment = write_experiment(tmp_path, {
+        "name": "oom", "objective": objective("sleepy"), "space": None, "retries": 1,
+        "algorithm": {"name": "explicit", "configs": [{"x": 0.5, "sleep": 2}]}})
+    study = tmp_path / "study"
+    driver = subprocess.Popen([sys.executable, str(ROOT / "main.py"), str(experiment), "--study-dir", str(study)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (trial_records_or_none(study) and processes_of(study)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # the objective runs
+    for pid in processes_of(study):  # as the OOM killer would
+        os.kill(pid, signal.SIGKILL)
+    driver.communicate(timeout=60)
+    assert driver.returncode == 0
+    ended = [(r["status"], r["attempt"], r.get("reason")) for r in trial_records(study) if r["status"] != "running"]
+    assert ended == [("failed", 1, "crashed: killed by SIGKILL (out of memory?)"), ("complete", 2, None)]
 
 
 # -- the engine's own promises ---------------------------------------------------------------------------------

@@ -65,7 +65,10 @@ def main(argv: list[str]) -> None:
             outcome = run_trial(objective, task, started=lambda time: channel.send((STARTED, time)))
         end_descendants()
         os.chdir(home)
-        channel.send((OUTCOME, outcome))
+        try:
+            channel.send((OUTCOME, outcome))
+        except OSError:  # its parent is gone
+            return
         if fresh:
             return
 
