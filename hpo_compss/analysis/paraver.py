@@ -289,7 +289,7 @@ def _read_row(text: str) -> dict[str, list[str]]:
 
 
 # -- writing ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskRun:
     """One task execution to write: on which host and cores, when (seconds since the epoch)."""
 

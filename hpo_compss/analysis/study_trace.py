@@ -8,6 +8,7 @@ the number of attempts, not the size of their records.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -27,8 +28,8 @@ def write_study_trace(directory: Path, records: Iterable[dict], class_names: lis
         cls = record.get("class", "trial")
         if cls not in names:
             names.append(cls)
-        ran.append(TaskRun(0, names.index(cls) + 1, record.get("host", "localhost"), tuple(record.get("cores") or ()),
-                           record["start"], record["end"], len(record.get("gpus") or ())))
+        ran.append(TaskRun(0, names.index(cls) + 1, sys.intern(record.get("host", "localhost")),
+                           tuple(record.get("cores") or ()), record["start"], record["end"], len(record.get("gpus") or ())))
     if not ran:
         return None
     ran.sort(key=lambda run: run.start)
