@@ -138,7 +138,8 @@ class StudyLock:
             os.link(draft, self.path)
             return True
         except FileExistsError:
-            return False
+            # over NFS a link whose reply was lost is retried and fails: its link count tells (open(2))
+            return draft.stat().st_nlink == 2
         finally:
             draft.unlink(missing_ok=True)
 
