@@ -231,6 +231,7 @@ class Driver:
             if not self.stop_reason:
                 self._fill(engine)
             if engine.running == 0 and (self.stop_reason or self.awaiting is None):
+                self._check()  # a stop signal cut the fill short: the budget is not used up
                 if not self.stop_reason:
                     self.stop_reason, self.final = "budget of trials used", True
                 break
@@ -256,7 +257,7 @@ class Driver:
 
     def _fill(self, engine: Engine) -> None:
         """Submit trials while a compute class has room and the budget allows; journal them in order."""
-        while (cls := engine.free_class()) is not None:
+        while self.signal is None and (cls := engine.free_class()) is not None:  # no new trial once told to stop
             # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
             while not self.pending and not self.stop_reason and self._ask_next(wait=WAKE_SECONDS if engine.running == 0 else 0.0):
                 pass
@@ -267,8 +268,6 @@ class Driver:
             self.unjournaled.append(record)
             self.ledger.add(record)
             engine.submit(task, cls)
-            if self.signal is not None:
-                break
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
 
