@@ -5,7 +5,8 @@ and when ``status`` or ``resume`` reads them back, so all three always agree. It
 grow with the journal's records: it keeps the last record only of the trials that can still change
 (running, cancelled, awaiting a retry), the ids of the others, and the state only of the configs
 that are not finished (and of the best). A config's value is the mean over its repeats, so the best
-config is chosen among the finished ones: its value can no longer change. ``to_json``/``from_json``
+config is chosen among the finished ones: its value can no longer change; on a tie, the lowest config id
+wins, whatever order they finished in. ``to_json``/``from_json``
 save and restore it whole, so a reader can start from a saved ledger and read only the journal's
 newer records.
 
@@ -134,7 +135,8 @@ class Ledger:
         if len(state.done) < self.repeats:
             return None
         del self.configs[config_id]
-        if state.mean is not None and (self.best is None or self.better(state.mean, self.best.mean)):
+        if state.mean is not None and (self.best is None or self.better(state.mean, self.best.mean) or (
+                state.mean == self.best.mean and config_id < self.best.config_id)):
             self.best = state
         return state
 

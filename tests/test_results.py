@@ -28,3 +28,11 @@ def test_a_config_is_done_once_every_repeat_ended_and_retries_do_not_count():
     done = ledger.add(record(1, 3.0))
     assert done is not None and done.mean == 2.0 and ledger.count("retrying") == 0
     assert ledger.status()["n_complete"] == 2 and ledger.status()["best"]["std"] > 0
+
+
+def test_on_ties_the_best_is_the_lowest_config_whatever_order_they_finished_in():
+    for order in ([2, 0, 1], [1, 2, 0], [0, 1, 2]):
+        ledger = Ledger("min", repeats=1)
+        for trial in order:
+            ledger.add(record(trial, 0.5 if trial else 0.9, repeats=1))
+        assert ledger.best.config_id == 1, order
