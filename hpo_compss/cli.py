@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from . import __version__
 from .errors import ConfigError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+STUDY_DIR_HELP = "the study folder (runs/<name> unless --study-dir named another)"
 #: The driver's own linear algebra (a GP's matrices) is small: one BLAS thread, set before numpy
 #: loads, so it never fights the trials for their cores. Trials get their own counts (runtime.process).
 DRIVER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -25,6 +27,7 @@ for _name in DRIVER_THREAD_VARIABLES:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpo-compss", description="Hyperparameter optimisation on PyCOMPSs or this machine.")
+    parser.add_argument("--version", action="version", version=f"hpo-compss {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run a study (resumes it if its folder already holds this experiment)")
@@ -35,18 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     _resource_flags(run)
 
     resume = commands.add_parser("resume", help="finish a study that was interrupted or killed")
-    resume.add_argument("study_dir", type=Path)
+    resume.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
     _resource_flags(resume)
 
     status = commands.add_parser("status", help="progress, best so far, failures")
-    status.add_argument("study_dir", type=Path)
+    status.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     report = commands.add_parser("report", help="write DIR/report: summary.md, trials.csv and figures")
-    report.add_argument("study_dir", type=Path)
+    report.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
 
     repair = commands.add_parser("repair", help="move a journal's damaged lines aside, so the study can resume")
-    repair.add_argument("study_dir", type=Path)
+    repair.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
 
     trace = commands.add_parser("trace", help="analyse a Paraver trace (COMPSs' or a local study's)")
     trace.add_argument("prv", type=Path, help="the .prv file (its .pcf and .row beside it)")
@@ -75,12 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # like `python -m`, let objectives be modules of the current folder
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    source = getattr(args, "experiment", None) or str(getattr(args, "study_dir", ""))
+    source = next(str(value) for value in (getattr(args, key, None) for key in ("experiment", "study_dir", "prv"))
+                  if value is not None)
     from .journal import JournalWriteError
     from .lock import LockLost
 
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader went away (`| head`): what it wanted, it had
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except ConfigError as error:
         print(f"error: {source}: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -487,5 +487,7 @@ def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO
     ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
     sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
     """
+    if backend == "local":
+        usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
     directory = open_study(experiment, directory)
     return Driver(experiment, directory, machine, out, backend, max_running).run()
