@@ -3,13 +3,16 @@
 #
 #   jobs/enqueue.sh EXPERIMENT.json [enqueue_compss options] [--dry-run] [-- hpo-compss run options]
 #
-#   jobs/enqueue.sh configs/svm_digits.json --num_nodes=2 --gpus_per_node=4 --dry-run
+#   jobs/enqueue.sh configs/svm_digits.json --sc_cfg=mn.cfg --num_nodes=2 --gpus_per_node=4 --dry-run
 #
+# --sc_cfg (or $HPO_COMPSS_SC_CFG) is required: a file of $COMPSS_HOME/Runtime/scripts/queues/supercomputers/
+# or a path. COMPSs' own default.cfg is LSF's and needs 2 nodes at least, and each SLURM file it ships
+# (mn.cfg, nord3.cfg, ...) holds one site's network, disks and CPUs per node.
 # Any --option=value given here replaces the default of the same name. Defaults (each can also be set
-# in the environment): --sc_cfg=$HPO_COMPSS_SC_CFG (default.cfg; SLURM sites use their own, e.g. mn.cfg),
-# --num_nodes=2, --exec_time=60 (minutes), --qos=$HPO_COMPSS_QOS, --cpus_per_node=$HPO_COMPSS_CPUS_PER_NODE,
-# --gpus_per_node=$HPO_COMPSS_GPUS_PER_NODE, --lang=python, --pythonpath=<this checkout>:<current folder>,
-# --tracing=true --generate_trace=true (a merged Paraver trace), --log_dir=<study folder>/compss.
+# in the environment): --num_nodes=2, --exec_time=60 (minutes), --qos=$HPO_COMPSS_QOS,
+# --cpus_per_node=$HPO_COMPSS_CPUS_PER_NODE, --gpus_per_node=$HPO_COMPSS_GPUS_PER_NODE, --lang=python,
+# --pythonpath=<this checkout>:<current folder>, --tracing=true --generate_trace=true (a merged Paraver
+# trace), --log_dir=<study folder>/compss.
 # A 1-node job must run its workers in the master node: --worker_in_master_cpus (default: the node's
 # CPUs, else 1) and --worker_in_master_memory (MB, default $HPO_COMPSS_WORKER_MEMORY_MB or 8000).
 # The study folder is runs/<experiment name> unless --study-dir is given after "--"; submitting the
@@ -20,7 +23,6 @@ experiment=${1:?usage: jobs/enqueue.sh EXPERIMENT.json [enqueue_compss options] 
 shift
 
 declare -A option=(
-    [sc_cfg]=${HPO_COMPSS_SC_CFG:-default.cfg}
     [num_nodes]=2
     [exec_time]=60
     [lang]=python
@@ -28,6 +30,7 @@ declare -A option=(
     [tracing]=true
     [generate_trace]=true
 )
+[ -n "${HPO_COMPSS_SC_CFG:-}" ] && option[sc_cfg]=$HPO_COMPSS_SC_CFG
 [ -n "${HPO_COMPSS_QOS:-}" ] && option[qos]=$HPO_COMPSS_QOS
 [ -n "${HPO_COMPSS_CPUS_PER_NODE:-}" ] && option[cpus_per_node]=$HPO_COMPSS_CPUS_PER_NODE
 [ -n "${HPO_COMPSS_GPUS_PER_NODE:-}" ] && option[gpus_per_node]=$HPO_COMPSS_GPUS_PER_NODE
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 app_args=("$@")
+[ -n "${option[sc_cfg]:-}" ] || { echo "jobs/enqueue.sh: give --sc_cfg=<your site>.cfg or set HPO_COMPSS_SC_CFG (COMPSs' default.cfg is for LSF and 2 nodes at least; the site files are in \$COMPSS_HOME/Runtime/scripts/queues/supercomputers/)" >&2; exit 2; }
 
 # the experiment is checked here, before anything is queued; its name gives the study folder
 python3 -m hpo_compss.cli validate "$experiment" >/dev/null || exit 2

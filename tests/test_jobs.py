@@ -1,6 +1,7 @@
 """jobs/enqueue.sh: the enqueue_compss command it builds (--dry-run), checked option by option."""
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 
@@ -12,8 +13,11 @@ ENQUEUE_OPTIONS = {"sc_cfg", "job_name", "num_nodes", "exec_time", "qos", "cpus_
                    "generate_trace", "log_dir", "queue", "reservation", "constraints", "node_memory", "project_name"}
 
 
-def enqueue(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "jobs" / "enqueue.sh"), *args], cwd=cwd, capture_output=True, text=True)
+def enqueue(*args: str, cwd=ROOT, **env: str) -> subprocess.CompletedProcess:
+    """Run the script with ``env`` as its only HPO_COMPSS_* settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HPO_COMPSS_")} | env
+    return subprocess.run(["bash", str(ROOT / "jobs" / "enqueue.sh"), *args], cwd=cwd, capture_output=True, text=True,
+                          env=environ)
 
 
 def options(command: list[str]) -> dict[str, str]:
@@ -21,14 +25,15 @@ def options(command: list[str]) -> dict[str, str]:
 
 
 def test_dry_run_prints_a_complete_enqueue_compss_command():
-    done = enqueue("configs/svm_digits.json", "--num_nodes=2", "--gpus_per_node=4", "--dry-run")
+    done = enqueue("configs/svm_digits.json", "--num_nodes=2", "--gpus_per_node=4", "--dry-run",
+                   HPO_COMPSS_SC_CFG="mn.cfg")
     assert done.returncode == 0, done.stderr
     command = shlex.split(done.stdout)
     assert command[0] == "enqueue_compss"
     app = command.index(str(ROOT / "main.py"))
     given = options(command[:app])
     assert set(given) <= ENQUEUE_OPTIONS
-    assert given["num_nodes"] == "2" and given["gpus_per_node"] == "4"
+    assert given["num_nodes"] == "2" and given["gpus_per_node"] == "4" and given["sc_cfg"] == "mn.cfg"
     assert (given["lang"], given["tracing"], given["generate_trace"]) == ("python", "true", "true")
     assert given["pythonpath"].split(":")[0] == str(ROOT)
     study = ROOT / "runs" / "svm-digits"
@@ -47,6 +52,16 @@ def test_one_node_jobs_run_workers_in_the_master_and_options_override_defaults(t
 
 
 def test_a_bad_experiment_is_refused_before_anything_is_queued():
-    done = enqueue("tests/bad_experiments/bad_mode.json", "--dry-run")
+    done = enqueue("tests/bad_experiments/bad_mode.json", "--sc_cfg=mn.cfg", "--dry-run")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().count("\n") == 0 and 'mode: expected "min" or "max"' in done.stderr
+
+
+def test_the_site_configuration_is_required_as_no_stock_one_fits_a_slurm_site():
+    done = enqueue("configs/svm_digits.json", "--num_nodes=1", "--dry-run")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0
+    assert "--sc_cfg" in done.stderr and "HPO_COMPSS_SC_CFG" in done.stderr
+    given = options(shlex.split(enqueue("configs/svm_digits.json", "--sc_cfg=nord3.cfg", "--dry-run",
+                                        HPO_COMPSS_SC_CFG="mn.cfg").stdout))
+    assert given["sc_cfg"] == "nord3.cfg"
