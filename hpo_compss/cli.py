@@ -37,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="study seed, overrides the file's")
     _resource_flags(run)
 
-    resume = commands.add_parser("resume", help="finish a study that was interrupted or killed")
+    resume = commands.add_parser("resume", help="finish a study that was interrupted or killed, or give it more budget")
     resume.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
+    resume.add_argument("--trials", type=int, metavar="N", help="the study's new budget of configs (budget.trials)")
+    resume.add_argument("--seconds", type=float, metavar="S", help="the new limit of each run (budget.seconds)")
     _resource_flags(resume)
 
     status = commands.add_parser("status", help="progress, best so far, failures")
@@ -105,9 +107,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from .folder import load_study
+    from .folder import load_study, with_budget
 
-    return _drive(load_study(args.study_dir), args.study_dir, args)
+    experiment = load_study(args.study_dir)
+    if args.trials is not None or args.seconds is not None:
+        experiment = with_budget(experiment, args.trials, args.seconds)
+    return _drive(experiment, args.study_dir, args)
 
 
 def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:

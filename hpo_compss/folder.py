@@ -34,23 +34,33 @@ SOURCE_DIR = "source"
 
 
 def open_study(experiment: Experiment, directory: Path) -> Path:
-    """Create the study folder, or check that an existing one holds this same experiment; returns it, absolute."""
+    """Create the study folder, or check that an existing one holds this same experiment; returns it, absolute.
+
+    An experiment that differs from the stored one only in its budget (trials, seconds) is the same
+    study given another budget: the stored experiment takes the new one, and the study goes on.
+    """
     directory = Path(directory).resolve()
     stored = directory / EXPERIMENT_FILE
     wanted = experiment.to_json()
     if stored.exists():
         previous = json.loads(stored.read_text())
-        if previous != wanted:
-            key = next((k for k in sorted(set(previous) | set(wanted)) if previous.get(k) != wanted.get(k)), "?")
-            raise ConfigError((key,), f"differs from the study already in {directory}; "
-                                      "use `hpo-compss resume` to continue it, or --study-dir for a new study")
+        differing = [k for k in sorted(set(previous) | set(wanted)) if previous.get(k) != wanted.get(k)]
+        if differing and differing != ["budget"]:
+            raise ConfigError((differing[0],), f"differs from the study already in {directory}; use "
+                                               "`hpo-compss resume` to continue it, or --study-dir for a new study")
+        if differing:
+            _write_experiment(stored, wanted)
         return directory
     (directory / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
-    temporary = stored.with_suffix(".tmp")
-    temporary.write_text(json.dumps(wanted, indent=2) + "\n")
-    os.replace(temporary, stored)
+    _write_experiment(stored, wanted)
     _keep_objective_source(experiment.objective, directory / SOURCE_DIR)
     return directory
+
+
+def _write_experiment(path: Path, data: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, path)
 
 
 def load_study(directory: Path, check: bool = True) -> Experiment:
@@ -59,6 +69,16 @@ def load_study(directory: Path, check: bool = True) -> Experiment:
     if not stored.exists():
         raise ConfigError((), f"{directory} is not a study folder (no {EXPERIMENT_FILE})")
     return parse_experiment(json.loads(stored.read_text()), check=check)
+
+
+def with_budget(experiment: Experiment, trials: int | None, seconds: float | None) -> Experiment:
+    """The experiment with another budget (checked as in a file: ``budget.trials`` errors name that key)."""
+    data = experiment.to_json()
+    if trials is not None:
+        data["budget"]["trials"] = trials
+    if seconds is not None:
+        data["budget"]["seconds"] = seconds
+    return parse_experiment(data)
 
 
 def journal_of(directory: Path) -> Journal:

@@ -43,6 +43,7 @@ SUMMARY_SECONDS = 2.0
 #: how often one trial may be interrupted by a stop signal the driver itself did not get, before it fails
 MAX_INTERRUPTIONS = 3
 INVALID_CONFIG = "invalid config: "
+BUDGET_USED = "budget of trials used"
 
 
 class Interrupted(Exception):
@@ -174,13 +175,15 @@ class Driver:
                 mismatch |= not self._restore(record["config_id"], suggestion)
                 self.asked[record["config_id"]] = suggestion
             self._take(record, quiet=True)
-        if self.ledger.stopped is not None and self.ledger.stopped.get("final"):
-            self.stop_reason, self.final = self.ledger.stopped["reason"], True
         if mismatch:
             self._say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
         known = self.ledger.config_ids
         self.next_config = max(known, default=-1) + 1
         self.missing = sorted(set(range(min(self.next_config, self.experiment.trials))) - known)
+        stopped = self.ledger.stopped
+        budget_raised = self.missing or self.next_config < self.experiment.trials
+        if stopped is not None and stopped.get("final") and not (stopped["reason"] == BUDGET_USED and budget_raised):
+            self.stop_reason, self.final = stopped["reason"], True
         if self.missing:
             self._say(f"the journal holds no record of config(s) {_list(self.missing)}: they are asked again")
         self._take_delivered()
@@ -233,7 +236,7 @@ class Driver:
             if engine.running == 0 and (self.stop_reason or self.awaiting is None):
                 self._check()  # a stop signal cut the fill short: the budget is not used up
                 if not self.stop_reason:
-                    self.stop_reason, self.final = "budget of trials used", True
+                    self.stop_reason, self.final = BUDGET_USED, True
                 break
             wait = WAKE_SECONDS
             if budget is not None:
@@ -425,12 +428,16 @@ class Driver:
     def _start_session(self, engine: Engine) -> None:
         done = self.ledger.count("complete") + self.ledger.count("failed")
         verb = "resuming" if self.ledger.n_trials else "starting"
+        budget = self.experiment.to_json()["budget"]
+        if self.ledger.budget not in (None, budget):
+            self._say(f"the study's budget is now {_budget_text(budget)} (it was {_budget_text(self.ledger.budget)})")
         self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes))
         record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
-                  "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus)}
+                  "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
+                  "budget": budget}
         self.journal.append([record])
         self.ledger.add(record)
 
@@ -473,6 +480,11 @@ class _StopSignals:
     def _note(self, signum: int, frame: Any) -> None:
         if self.driver.signal is None:
             self.driver.signal = signum
+
+
+def _budget_text(budget: dict) -> str:
+    seconds = f" and {budget['seconds']:g} s a run" if budget.get("seconds") is not None else ""
+    return f"{budget.get('trials')} configs{seconds}"
 
 
 def _list(ids: list[int]) -> str:

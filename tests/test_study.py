@@ -237,3 +237,38 @@ def test_journal_ignores_and_cuts_a_torn_last_line(tmp_path):
     log.append([{"study": "started", "n": 2}])
     log.close()
     assert path.read_text() == '{"study": "started"}\n{"study": "stopped"}\n{"study":"started","n":2}\n'
+
+
+def test_a_finished_study_given_more_trials_goes_on_from_its_searchers_state(tmp_path):
+    from hpo_compss.search import Suggestion, make_searcher
+    from hpo_compss.space import space_from_json
+
+    space = {"x": {"uniform": [0, 1]}, "y": {"loguniform": [1e-3, 1]}, "sleep": 0.26}  # no trial queued ahead
+    data = {"name": "grow", "objective": objective("sleepy"), "space": space, "seed": 4,
+            "algorithm": {"name": "tpe", "initial": 6}, "budget": {"trials": 40}}
+    study = tmp_path / "study"
+    first = cli("run", str(write_experiment(tmp_path, data)), "--study-dir", str(study), "--cpus", "1")
+    assert first.returncode == 0, first.stderr
+    before = trial_records(study)
+    more = write_experiment(tmp_path, {**data, "budget": {"trials": 60}}, "more.json")
+    extended = cli("run", str(more), "--study-dir", str(study), "--cpus", "1")
+    assert extended.returncode == 0, extended.stderr
+    assert "the study's budget is now 60 configs (it was 40 configs)" in extended.stdout
+    records = trial_records(study)
+    assert records[:len(before)] == before and len(completed_configs(study)) == 60
+    # the journal in its order, fed to a new searcher, asks exactly the configs the study ran: the last 20
+    # came from the state the first 40 left
+    searcher = make_searcher(data["algorithm"], space_from_json(space), data["seed"])
+    asked = set()
+    for record in records:
+        if record["config_id"] not in asked:
+            asked.add(record["config_id"])
+            assert searcher.ask(record["config_id"]).config == record["config"], record["config_id"]
+        if record["status"] == "complete":
+            searcher.tell(record["config_id"], Suggestion(record["config"]), record["value"])
+    again = cli("resume", str(study), "--trials", "62", "--cpus", "1")
+    assert again.returncode == 0, again.stderr
+    assert len(completed_configs(study)) == 62
+    assert json.loads(cli("status", str(study), "--json").stdout)["budget"] == 62
+    budgets = [r["budget"]["trials"] for r in journal(study) if r.get("study") == "started"]
+    assert budgets == [40, 60, 62]
