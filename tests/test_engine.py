@@ -6,11 +6,12 @@ import os
 
 import pytest
 
+from hpo_compss.errors import ConfigError
 from hpo_compss.experiment import parse_experiment
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
 
-from conftest import objective, processes_of, trial_records, wait_for_no_processes
+from conftest import cli, objective, processes_of, trial_records, wait_for_no_processes
 from objectives import expected_failure
 
 needs_two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
@@ -79,6 +80,29 @@ def test_a_class_that_does_not_fit_is_skipped_with_a_warning(study_dir):
     outcome, out = run(exp, study_dir, cpus=1, gpus="0")
     assert "compute class 'gpu' is not used here: it needs 1 GPUs and there are 0" in out
     assert outcome.ledger.count("complete") == 6
+
+
+UUID = "8f7a3c2e-1b4d-4e5f-9a6b-0c1d2e3f4a5b"
+
+
+@pytest.mark.parametrize("flag, ids", [("2", ("0", "1")), ("0", ()), ("0, 2", ("0", "2")), ("3", ("0", "1", "2")),
+                                       (f"GPU-{UUID}", (f"GPU-{UUID}",)), (f"MIG-{UUID}", (f"MIG-{UUID}",)),
+                                       (f"1,MIG-GPU-{UUID}/1/0", ("1", f"MIG-GPU-{UUID}/1/0"))])
+def test_gpus_flag_takes_a_count_or_ids_as_cuda_visible_devices_does(flag, ids):
+    assert detect_machine(gpus=flag, environ={}).gpus == ids
+
+
+@pytest.mark.parametrize("flag", ["abc", "0,abc", "-1", "1.5", "", ",", "GPU-", "GPU-xyz", "cuda:0", "²", "0,1,0",
+                                  f"GPU-{UUID},GPU-{UUID}"])
+def test_gpus_flag_refuses_ids_cuda_visible_devices_would_not_take_or_twice(flag):
+    with pytest.raises(ConfigError, match=r"^--gpus: expected a count or ids like 0,2"):
+        detect_machine(gpus=flag, environ={})
+
+
+def test_a_bad_gpus_flag_is_one_line_and_exit_code_2(tmp_path):
+    done = cli("run", "configs/griewank.json", "--study-dir", str(tmp_path / "s"), "--gpus", "abc")
+    assert done.returncode == 2 and not (tmp_path / "s").exists()
+    assert done.stderr.count("\n") == 1 and "--gpus: expected a count or ids like 0,2, got 'abc'\n" in done.stderr
 
 
 @needs_two_cores

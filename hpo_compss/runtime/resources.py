@@ -60,23 +60,33 @@ def detect_machine(cpus: int | None = None, gpus: str | None = None,
     return Machine(tuple(available), gpu_ids, memory, ", ".join(sources) or "this machine")
 
 
+#: a GPU as CUDA_VISIBLE_DEVICES names it: an index, a GPU UUID, or a MIG instance
+GPU_ID = re.compile(r"[0-9]+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+", re.ASCII)
+
+
 def _gpus(flag: str | None, environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     if flag is not None:
-        flag = str(flag).strip()
-        if flag.isdigit():
-            return tuple(str(i) for i in range(int(flag))), "--gpus"
-        ids = tuple(part.strip() for part in flag.split(",") if part.strip())
-        if not ids or not all(re.fullmatch(r"[A-Za-z0-9:_-]+", i) for i in ids):
-            raise ConfigError(("--gpus",), f"expected a count or a comma-separated list of GPU ids, got {flag!r}")
-        return ids, "--gpus"
+        return _gpu_flag(str(flag).strip()), "--gpus"
     visible = environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        ids = tuple(i.strip() for i in visible.split(",") if re.fullmatch(r"\d+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+", i.strip()))
+        ids = tuple(i.strip() for i in visible.split(",") if GPU_ID.fullmatch(i.strip()))
         return ids, "CUDA_VISIBLE_DEVICES"
     slurm_gpus = environ.get("SLURM_GPUS_ON_NODE", "")
     if slurm_gpus.isdigit():
         return tuple(str(i) for i in range(int(slurm_gpus))), "SLURM_GPUS_ON_NODE"
     return _nvidia_smi_gpus(), ""
+
+
+def _gpu_flag(flag: str) -> tuple[str, ...]:
+    """``--gpus``: a count, or distinct ids CUDA would take, so that a typo never becomes a GPU of its own."""
+    if re.fullmatch("[0-9]+", flag):
+        return tuple(str(i) for i in range(int(flag)))
+    ids = [part.strip() for part in flag.split(",")]
+    twice = [i for n, i in enumerate(ids) if i in ids[:n]]
+    if not all(GPU_ID.fullmatch(i) for i in ids) or twice:
+        raise ConfigError(("--gpus",), f"expected a count or ids like 0,2, got {flag!r}"
+                          + (f" ({twice[0]} twice)" if twice else ""))
+    return tuple(ids)
 
 
 def _nvidia_smi_gpus() -> tuple[str, ...]:
