@@ -7,7 +7,7 @@
     summary.json      the ledger as of a byte offset of the journal, kept by the driver so that
                       ``status`` reads only the journal's newer records (a cache: never the truth)
     trials/<id>/      a trial's output files and whatever it writes to its workdir
-    source/           the objective's source file
+    source/<hash>/    each version of the objective's source file that ran, by content hash
     .lock             the running driver (``lock``)
 
 Every path is made absolute when a study is opened, so an objective that changes the current
@@ -15,10 +15,10 @@ folder cannot send later trials' files elsewhere.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
-import shutil
 from pathlib import Path
 
 from .errors import ConfigError
@@ -53,7 +53,6 @@ def open_study(experiment: Experiment, directory: Path) -> Path:
         return directory
     (directory / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
     _write_experiment(stored, wanted)
-    _keep_objective_source(experiment.objective, directory / SOURCE_DIR)
     return directory
 
 
@@ -125,8 +124,27 @@ def _inode(journal: Journal) -> int:
         return 0
 
 
-def _keep_objective_source(objective: str, folder: Path) -> None:
-    """Copy the objective's source file into the study, so results stay tied to the code that made them."""
+def keep_source(objective: str, directory: Path) -> str | None:
+    """Keep the objective's source file as ``source/<hash>/<file>``; returns the hash (None if it has no file).
+
+    Each version that ran is kept, named by the first 12 hex digits of its content's SHA-256, so a
+    trial's record (its ``source``) ties its result to the code that produced it.
+    """
+    origin = _source_file(objective)
+    if origin is None:
+        return None
+    content = Path(origin).read_bytes()
+    digest = hashlib.sha256(content).hexdigest()[:12]
+    kept = Path(directory) / SOURCE_DIR / digest / os.path.basename(origin)
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        temporary = kept.with_name(kept.name + ".tmp")
+        temporary.write_bytes(content)
+        os.replace(temporary, kept)
+    return digest
+
+
+def _source_file(objective: str) -> str | None:
     target = objective.rpartition(":")[0]
     if target.endswith(".py"):
         origin = target
@@ -134,8 +152,6 @@ def _keep_objective_source(objective: str, folder: Path) -> None:
         try:
             spec = importlib.util.find_spec(target)
         except (ImportError, ValueError):
-            return
+            return None
         origin = spec.origin if spec is not None else None
-    if origin and os.path.isfile(origin):
-        folder.mkdir(exist_ok=True)
-        shutil.copy2(origin, folder / os.path.basename(origin))
+    return origin if origin and os.path.isfile(origin) else None

@@ -100,8 +100,8 @@ class Ledger:
         self.configs: dict[int, ConfigState] = {}
         self.best: ConfigState | None = None
         self.stopped: dict | None = None
-        #: the budget the last run had (``{"trials": n, "seconds": s}``), when the journal says
-        self.budget: dict | None = None
+        #: the "started" record of the last run (its host, backend, budget, objective's source...)
+        self.last_run: dict | None = None
         self.counts: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
@@ -109,7 +109,7 @@ class Ledger:
         if "study" in record:
             if record["study"] == "started":
                 self.stopped = None
-                self.budget = record.get("budget", self.budget)
+                self.last_run = record
             elif record["study"] == "stopped":
                 self.stopped = record
             return None
@@ -192,7 +192,7 @@ class Ledger:
                 "closed": _ranges(self.closed), "config_ids": _ranges(self.config_ids),
                 "configs": [state.to_json() for state in self.configs.values()],
                 "best": None if self.best is None else self.best.to_json(),
-                "stopped": self.stopped, "budget": self.budget, "counts": self.counts, "reasons": self.reasons}
+                "stopped": self.stopped, "last_run": self.last_run, "counts": self.counts, "reasons": self.reasons}
 
     @classmethod
     def from_json(cls, data: dict) -> "Ledger":
@@ -203,7 +203,7 @@ class Ledger:
         ledger.configs = {state["config_id"]: ConfigState.from_json(state) for state in data["configs"]}
         ledger.best = None if data["best"] is None else ConfigState.from_json(data["best"])
         ledger.stopped, ledger.counts, ledger.reasons = data["stopped"], data["counts"], data["reasons"]
-        ledger.budget = data["budget"]
+        ledger.last_run = data["last_run"]
         return ledger
 
 

@@ -24,7 +24,7 @@ from typing import IO, Any
 from .analysis.study_trace import write_study_trace
 from .errors import ConfigError, InvalidConfig
 from .experiment import Experiment
-from .folder import SUMMARY_FILE, TRIALS_DIR, journal_of, open_study, save_summary
+from .folder import SOURCE_DIR, SUMMARY_FILE, TRIALS_DIR, journal_of, keep_source, open_study, save_summary
 from .journal import Journal, JournalWriteError
 from .lock import StudyLock
 from .results import ConfigState, Ledger
@@ -102,12 +102,15 @@ class Driver:
         self.final = False
         self.signal: int | None = None
         self.lock: StudyLock | None = None
+        #: the content hash of the objective's source file this run uses (``folder.keep_source``)
+        self.source: str | None = None
         self.started = time.monotonic()
         self.summary_due = 0.0
 
     def run(self) -> Outcome:
         with StudyLock(self.directory, self._say) as lock, _StopSignals(self):
             self.lock = lock
+            self.source = keep_source(self.experiment.objective, self.directory)
             torn = self.journal.cut_torn_tail()
             if torn is not None:
                 self._say(f"{self.journal.path}: cut off a torn last record ({torn.length} bytes, written when a "
@@ -418,26 +421,30 @@ class Driver:
         repeats = self.experiment.repeats
         return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": 1,
                 "seed": trial_seed(self.experiment.seed, trial), "config": suggestion.config,
-                "subspace": suggestion.subspace, "metric": self.experiment.metric,
+                "subspace": suggestion.subspace, "source": self.source, "metric": self.experiment.metric,
                 "workdir": f"{self.trials_dir}{os.sep}{trial}", "inputs": self.experiment.inputs}
 
     @staticmethod
     def _describe(task: dict) -> dict:
-        return {k: task[k] for k in ("trial", "config_id", "repeat", "attempt", "seed", "config", "subspace")}
+        return {k: task[k] for k in ("trial", "config_id", "repeat", "attempt", "seed", "config", "subspace", "source")}
 
     def _start_session(self, engine: Engine) -> None:
         done = self.ledger.count("complete") + self.ledger.count("failed")
         verb = "resuming" if self.ledger.n_trials else "starting"
         budget = self.experiment.to_json()["budget"]
-        if self.ledger.budget not in (None, budget):
-            self._say(f"the study's budget is now {_budget_text(budget)} (it was {_budget_text(self.ledger.budget)})")
+        last = self.ledger.last_run or {}
+        if last.get("budget") not in (None, budget):
+            self._say(f"the study's budget is now {_budget_text(budget)} (it was {_budget_text(last['budget'])})")
+        if last.get("source") not in (None, self.source):
+            self._say(f"the objective's code changed since the last run: {SOURCE_DIR}/{last['source']} -> "
+                      f"{SOURCE_DIR}/{self.source}; the trials from now on record {self.source} as their source")
         self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes))
         record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
                   "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
-                  "budget": budget}
+                  "budget": budget, "source": self.source}
         self.journal.append([record])
         self.ledger.add(record)
 

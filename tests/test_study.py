@@ -61,7 +61,7 @@ def test_svm_digits_end_to_end_and_status_agrees_with_the_journal(tmp_path):
     for record in complete:
         assert {"accuracy", "train_time", "test_time"} <= set(record["extras"])
         assert {"trial", "status", "config", "value", "attempt", "start", "end"} <= set(record)
-    assert (study / "source" / "svm_digits.py").exists()
+    assert len(list((study / "source").glob("*/svm_digits.py"))) == 1
     text = cli("status", str(study)).stdout
     assert "40 of 40 trials: 40 complete" in text or "complete" in text
 
@@ -272,3 +272,24 @@ def test_a_finished_study_given_more_trials_goes_on_from_its_searchers_state(tmp
     assert json.loads(cli("status", str(study), "--json").stdout)["budget"] == 62
     budgets = [r["budget"]["trials"] for r in journal(study) if r.get("study") == "started"]
     assert budgets == [40, 60, 62]
+
+
+def test_each_version_of_the_objective_that_ran_is_kept_and_named_by_its_trials(tmp_path):
+    module = tmp_path / "model.py"
+    module.write_text("def train(config):\n    return config['x']\n")
+    data = {"name": "code", "objective": f"{module}:train", "space": {"x": {"uniform": [0, 1]}},
+            "algorithm": "random", "budget": {"trials": 3}}
+    study = tmp_path / "study"
+    assert cli("run", str(write_experiment(tmp_path, data)), "--study-dir", str(study)).returncode == 0
+    module.write_text("def train(config):\n    return 1 + config['x']  # fixed\n")
+    resumed = cli("resume", str(study), "--trials", "5")
+    assert resumed.returncode == 0, resumed.stderr
+    versions = {path.parent.name: path.read_text() for path in (study / "source").glob("*/model.py")}
+    assert sorted(versions.values()) == sorted(["def train(config):\n    return config['x']\n",
+                                                "def train(config):\n    return 1 + config['x']  # fixed\n"])
+    new = next(name for name, text in versions.items() if "fixed" in text)
+    old = next(name for name in versions if name != new)
+    assert f"the objective's code changed since the last run: source/{old} -> source/{new}" in resumed.stdout
+    ran = {r["trial"]: r["source"] for r in trial_records(study, "complete")}
+    assert ran == {0: old, 1: old, 2: old, 3: new, 4: new}
+    assert all(r["value"] > 1 for r in trial_records(study, "complete") if r["source"] == new)
