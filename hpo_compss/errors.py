@@ -1,6 +1,8 @@
 """The one error a user sees for bad input: a key path and what was expected there."""
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from typing import Any, Iterable, Union
 
@@ -15,6 +17,32 @@ def format_path(path: Iterable[Key]) -> str:
     for key in path:
         text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
     return text or "(top level)"
+
+
+def close_matches(word: str, options: Iterable[str], cutoff: float = 0.6) -> list[str]:
+    """The options ``word`` may be a misspelling of, closest first (ties in the order given).
+
+    Case, '_', '-' and spaces are ignored (``randInt``, ``log_uniform``), and an option that begins with
+    a word of 3 letters or more counts as close (``int`` for ``integer``, which difflib scores 0.6).
+    """
+    folded = _fold(word)
+    scored = []
+    for option in options:
+        other = _fold(option)
+        score = difflib.SequenceMatcher(None, folded, other).ratio()
+        if score >= cutoff or (len(folded) >= 3 and other.startswith(folded)):
+            scored.append((score, option))
+    return [option for _, option in sorted(scored, key=lambda pair: -pair[0])]
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options``; empty when none is close."""
+    close = close_matches(word, options)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fold(word: str) -> str:
+    return re.sub(r"[\s_-]", "", word.lower())
 
 
 class ConfigError(ValueError):

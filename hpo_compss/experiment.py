@@ -6,7 +6,6 @@ A file without a ``"space"`` key is the PyCOMPSs paper's bare form: the whole ob
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MAX_DEPTH, ConfigError, Key, check_json
+from .errors import MAX_DEPTH, ConfigError, Key, check_json, did_you_mean
 from .runtime.objective import ObjectiveError, load_objective
 from .search import SEARCHERS, Searcher, make_searcher
 from .space import Space, space_from_json
@@ -151,9 +150,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         data = {"space": data}
     unknown = sorted(set(data) - KEYS)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], KEYS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError((unknown[0],), f"unknown key{hint}")
+        raise ConfigError((unknown[0],), f"unknown key{did_you_mean(unknown[0], sorted(KEYS))}")
 
     name = _typed(data, "name", str, default_name)
     if not NAME.match(name):
@@ -307,7 +304,8 @@ def _compute_classes(data: Any) -> list[ComputeClass]:
 def _no_unknown(data: dict, path: tuple[Key, ...], allowed: set[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ConfigError(path + (unknown[0],), f"unknown key; expected one of {', '.join(sorted(allowed))}")
+        raise ConfigError(path + (unknown[0],), f"unknown key{did_you_mean(unknown[0], sorted(allowed))}; "
+                                                f"expected one of {', '.join(sorted(allowed))}")
 
 
 def _typed(data: dict, key: str, kind: type, default: Any) -> Any:

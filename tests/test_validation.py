@@ -18,10 +18,13 @@ EXPECTED = {
     "absurd_repeat": "space.w.n: expected 1 <= n <= 10000",
     "absurd_trials": "budget.trials: expected an integer from 1 to 10000000",
     "algorithm_name_not_a_string": "algorithm.name: unknown algorithm {'a': 1}",
+    "algorithm_option_misspelt": "algorithm.inital: unknown option for the 'gp' algorithm (did you mean 'initial'?)",
     "bad_mode": 'mode: expected "min" or "max"',
     "bare_space_without_objective": "objective: missing",
     "budget_not_object": "budget: expected an object",
+    "budget_key_misspelt": "budget.trails: unknown key (did you mean 'trials'?)",
     "compute_classes_empty": "compute_classes: expected an object of classes",
+    "compute_class_key_misspelt": "compute_classes.cpu.cpu: unknown key (did you mean 'cpus'?)",
     "dependency_cycle": "space.a: dependency cycle: a -> b -> a",
     "dependent_always_infinite": "space.y: cannot be computed for any of 6 test draws: cannot compute '1e308 * 10': expected a finite number, got inf",
     "dependent_never_computable": "space.s.y: cannot be computed for any of 6 test draws: cannot compute 'log(x - 2)': math domain error",
@@ -44,6 +47,7 @@ EXPECTED = {
     "integer_beyond_a_double": "space.x.loguniform[1]: expected a finite number",
     "integer_range_too_wide": "space.x.integer: expected integers within ±2**53",
     "key_beside_domain": "space.x.step: unexpected key beside 'uniform'",
+    "log_flag_beside_domain": "space.lr.lgo: unexpected key beside 'uniform' (for a log scale, write {\"loguniform\": [low, high]})",
     "log_bound_overflows": "space.x.log10_uniform: expected exponents whose values lie within 1e-300 and 1e+300",
     "loguniform_not_positive": "space.x.loguniform: expected 0 < low < high",
     "name_with_slash": "name: expected letters",
@@ -58,7 +62,8 @@ EXPECTED = {
     "objective_missing_function": "objective: 'hpo_compss.examples.griewank' has no function 'nope'",
     "objective_not_a_spec": 'objective: expected "module.path:function"',
     "objective_not_importable": "objective: cannot import 'no_such_module_xyz': ModuleNotFoundError",
-    "stop_unknown_key": "stop.traget: unknown key",
+    "repeat_count_misspelt": "space.w.N: unexpected key beside 'repeat' (did you mean 'n'?)",
+    "stop_unknown_key": "stop.traget: unknown key (did you mean 'target'?)",
     "too_many_dimensions": "space: the space has 12000 dimensions, more than 10000",
     "too_many_features": "space: gp and tpe would see 20000 features in the space, more than 10000",
     "top_level_array": "expected a JSON object, got list",
@@ -192,6 +197,8 @@ def test_schema_rejects_what_the_parser_rejects_structurally():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
     for name in ("unknown_key", "trials_not_integer", "bad_mode", "negative_gpus", "zero_repeats", "stop_unknown_key",
-                 "budget_not_object", "exclusive_not_bool", "key_beside_domain", "negative_timeout", "exhaustive_value_twice"):
+                 "budget_not_object", "exclusive_not_bool", "key_beside_domain", "negative_timeout", "exhaustive_value_twice",
+                 "algorithm_option_misspelt", "budget_key_misspelt", "compute_class_key_misspelt", "log_flag_beside_domain",
+                 "repeat_count_misspelt"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(json.loads((BAD / f"{name}.json").read_text()), schema)

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..space import Space
 
 
@@ -38,12 +38,15 @@ class Searcher(ABC):
         self.space = space
         self.seed = seed
         self.options = dict(options)
+        #: the options ``option`` was asked for, which an unknown one is compared with
+        self.known: list[str] = []
         #: +1 when smaller values are better, -1 when larger ones are: ``sign * value`` is always minimised
         self.sign = 1.0 if mode == "min" else -1.0
         self.configure()
         if self.options:
             key = sorted(self.options)[0]
-            raise ConfigError(("algorithm", key), f"unknown option for the '{self.name}' algorithm")
+            raise ConfigError(("algorithm", key),
+                              f"unknown option for the '{self.name}' algorithm{did_you_mean(key, self.known)}")
 
     def configure(self) -> None:
         """Read the algorithm's options with ``option`` and set up; an option left unread is an error."""
@@ -70,6 +73,7 @@ class Searcher(ABC):
 
     def option(self, key: str, kind: type, default: Any, low: float | None = None, high: float | None = None) -> Any:
         """Read one option with a clear error naming ``algorithm.<key>``."""
+        self.known.append(key)
         value = self.options.pop(key, default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)

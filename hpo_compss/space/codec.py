@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import ConfigError, Key, check_json
+from ..errors import ConfigError, Key, check_json, close_matches, did_you_mean
 from .domains import Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogUniform, Normal, Repeat, Uniform
 from .expression import ExpressionError
 from .structure import Dependent, Exhaustive, Node, Scope, Space
@@ -61,6 +61,9 @@ DOMAIN_KEYWORDS: dict[str, tuple[Callable[[Any], tuple], Callable[..., Node]]] =
     "dependent": (_single, Dependent),
 }
 
+#: what to write for a domain given a log flag
+LOG_FORMS = {"uniform": '{"loguniform": [low, high]}', "normal": '{"lognormal": [mu, sigma]}'}
+
 
 def space_from_json(data: Any, path: tuple[Key, ...] = ("space",)) -> Space:
     """Read a whole space; raises ConfigError with the key path of the first problem."""
@@ -105,7 +108,7 @@ def _domain_from_json(data: dict, keywords: list[str], path: tuple[Key, ...]) ->
     allowed = {keyword, "n"} if keyword == "repeat" else {keyword}
     extra = sorted(set(data) - allowed)
     if extra:
-        raise ConfigError(path + (extra[0],), f"unexpected key beside '{keyword}'")
+        raise ConfigError(path + (extra[0],), f"unexpected key beside '{keyword}'{_hint_beside(keyword, extra[0])}")
     if keyword == "repeat":
         inner = node_from_json(data["repeat"], path + ("repeat",))
         if not isinstance(inner, Domain) or isinstance(inner, Repeat):
@@ -119,6 +122,16 @@ def _domain_from_json(data: dict, keywords: list[str], path: tuple[Key, ...]) ->
     except ValueError as error:
         raise ConfigError(path + (keyword,), str(error)) from None
     return _build(build, args, path + (keyword,))
+
+
+def _hint_beside(keyword: str, key: str) -> str:
+    """What a key beside a domain may have meant: a repeat's 'n', or a log flag (Optuna's ``log=True``),
+    for which the space language has domains of their own."""
+    if keyword == "repeat":
+        return did_you_mean(key, ["n"])
+    if keyword in LOG_FORMS and close_matches(key, ["log"]):
+        return f" (for a log scale, write {LOG_FORMS[keyword]})"
+    return ""
 
 
 def _build(build: Callable[..., Node], args: tuple, path: tuple[Key, ...]) -> Node:
