@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import cli, objective, trial_records, write_experiment
 
+from hpo_compss.analysis import plots
 from hpo_compss.analysis.importance import correlation_ratio, groups_of
 from hpo_compss.analysis.paraver import TaskRun, Trace, TraceError, write_trace
 from hpo_compss.analysis.report import flatten, report_study, write_report
@@ -154,6 +155,43 @@ def test_a_local_study_writes_its_trace_and_trace_matches_every_trial(tmp_path):
 
 
 # -- reports -----------------------------------------------------------------------------------------------
+CLOCK = 1_700_000_000.0
+
+
+def _record(trial: int, config: dict, value: float | None = None, reason: str | None = None, start: float | None = None,
+            seconds: float = 0.5, **fields) -> dict:
+    """A trial's final record: complete with ``value``, or failed for ``reason``."""
+    start = CLOCK + trial if start is None else start
+    record = {"trial": trial, "config_id": trial, "repeat": 0, "attempt": 1, "config": config, "subspace": "",
+              "host": "node1", "cores": [trial % 2], "gpus": [], "class": "cpu", "start": start, "end": start + seconds}
+    record.update({"status": "failed", "reason": reason, "retry": False} if reason else
+                  {"status": "complete", "value": value})
+    return {**record, **fields}
+
+
+def _study(folder: Path, data: dict, records: list[dict]) -> Path:
+    """A study folder holding this experiment (``data`` over a random search of quadratic) and journal."""
+    experiment = parse_experiment({"name": "s", "objective": objective("quadratic"), "algorithm": {"name": "random"},
+                                   **data})
+    folder.mkdir(parents=True)
+    (folder / "experiment.json").write_text(json.dumps(experiment.to_json()))
+    (folder / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> dict:
+    """The figures a report draws, by file name (not rendered, to keep the tests fast)."""
+    figures = {}
+
+    def keep(fig, path):
+        figures[Path(path).name] = fig
+        plots.plt.close(fig)
+        return path
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
 def _synthetic_study(folder: Path, trials: int, seed: int = 0) -> tuple[Path, list[dict]]:
     """A study folder whose loss depends on branch and x (log domain) only; y is noise; some trials fail."""
     data = {"name": "synthetic", "objective": objective("quadratic"), "seed": seed,
@@ -165,7 +203,7 @@ def _synthetic_study(folder: Path, trials: int, seed: int = 0) -> tuple[Path, li
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "experiment.json").write_text(json.dumps(experiment.to_json()))
     rng = np.random.default_rng(seed)
-    records, clock = [{"study": "started", "time": 0.0}], 1_700_000_000.0
+    records, clock = [{"study": "started", "time": CLOCK}], CLOCK
     for trial in range(trials):
         branch = "ab"[trial % 2]
         x = float(10 ** rng.uniform(-4, 2))
@@ -235,3 +273,22 @@ def test_report_at_ten_thousand_trials(tmp_path):
 def test_flatten_names_nested_and_repeated_parameters():
     assert flatten({"model": {"C": 1}, "layers": [8, 16], "k": "rbf"}) == {"model.C": 1, "layers[0]": 8,
                                                                            "layers[1]": 16, "k": "rbf"}
+
+
+def _star(fig) -> tuple[float, float]:
+    """Where the pair figure's first panel puts the best trial's star."""
+    star = [line for line in fig.axes[0].lines if line.get_marker() == "*"]
+    assert len(star) == 1
+    return tuple(np.ravel(star[0].get_xydata())[:2])
+
+
+def test_the_best_trial_is_the_ledgers_best_config_on_ties_and_repeats(tmp_path, drawn):
+    space = {"x": {"uniform": [0, 1]}, "y": {"uniform": [0, 1]}}
+    rows = [(0, 0.1, 0.6), (0, 0.9, 0.7), (1, 0.3, 0.2), (1, 0.3, 0.4), (3, 0.25, 0.1), (3, 0.35, 0.9),
+            (2, 0.3, 0.8), (2, 0.3, 0.3)]  # (config id, value, x): config 1's mean 0.3 ties config 3's and 2's
+    records = [{"study": "started", "time": CLOCK}] + [
+        _record(trial, {"x": x, "y": trial / 10}, value, config_id=config, repeat=trial % 2)
+        for trial, (config, value, x) in enumerate(rows)]
+    summary = (report_study(_study(tmp_path / "s", {"space": space, "repeats": 2}, records)) / "summary.md").read_text()
+    assert "best loss **0.3** (trial 2, config 1, mean of 2 repeats)" in summary
+    assert _star(drawn["pair.png"]) == pytest.approx((0.2, 0.2))

@@ -105,7 +105,7 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
 
 
 def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.ndarray, values: np.ndarray,
-         logs: tuple[bool, bool], best: int, categories: tuple[list | None, list | None]) -> Path:
+         logs: tuple[bool, bool], best: int | None, categories: tuple[list | None, list | None]) -> Path:
     """Two parameters: scatter (hexagonal bins of the best value when dense) and an interpolated contour."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     tx, ty = (np.log10(x) if logs[0] else x), (np.log10(y) if logs[1] else y)
@@ -130,9 +130,10 @@ def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.n
     ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
     ax.set_title(f"{metric}, interpolated (linear on a triangulation)")
     for ax in axes:
-        ax.plot(tx[best], ty[best], marker="*", color="red", markersize=16, markeredgecolor="black", linestyle="none",
-                label="best")
-        ax.legend(fontsize=8, loc="upper right")
+        if best is not None:
+            ax.plot(tx[best], ty[best], marker="*", color="red", markersize=16, markeredgecolor="black",
+                    linestyle="none", label="best")
+            ax.legend(fontsize=8, loc="upper right")
         for axis, name, is_log, cats in ((ax.xaxis, names[0], logs[0], categories[0]),
                                          (ax.yaxis, names[1], logs[1], categories[1])):
             axis.set_label_text(f"log10 {name}" if is_log else name)

@@ -79,9 +79,10 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
     timed = attempts_that_ran(attempts)
     throughput = _throughput(trials, timed)
-    figures = _figures(out, experiment, trials, timed, columns, scores, reasons, throughput)
+    best = ledger.best_json()  # the rule of `run` and `status`: the best finished config, the lowest id on a tie
+    figures = _figures(out, experiment, trials, timed, columns, scores, reasons, throughput, best)
     (out / "summary.md").write_text(_summary(experiment, trials, attempts, timed, columns, scores, reasons,
-                                             throughput, figures), encoding="utf-8")
+                                             throughput, figures, best), encoding="utf-8")
     return out
 
 
@@ -145,7 +146,7 @@ def _iso(stamp: float | None) -> str:
 # -- figures ---------------------------------------------------------------------------------------------
 def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], columns: list[Column],
              scores: dict[str, float], reasons: dict[str, int],
-             throughput: dict[str, dict[str, float]]) -> dict[str, str]:
+             throughput: dict[str, dict[str, float]], best_config: dict | None) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
     done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
@@ -163,15 +164,15 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
         plots.importance(out / "importance.png", metric, scores)
         figures["importance.png"] = "parameter importance (adjusted correlation ratio of ranks)"
     ranked = sorted(varying, key=lambda c: -scores.get(c.name, 0.0))
-    best = done[_best(values, mode)] if done else None
+    best = _best_trial(trials, best_config)
     # with exclusive branches, the parameters of the best trial's branch first: a pair or a line
     # across parameters that no trial has together shows nothing
-    own = [c for c in ranked if c.name != "branch" and c.values[best] is not None] if done else []
+    own = [c for c in ranked if c.name != "branch" and c.values[best] is not None] if best is not None else []
     pair = _pair_to_plot(own, done) or _pair_to_plot(ranked, done)
     if pair and len(done) >= 3:
-        figures.update(_pair(out, metric, mode, pair, done, values))
+        figures.update(_pair(out, metric, pair, done, values, best))
     if varying and len(done) >= 2:
-        shown = [c for c in ranked if c.name == "branch" or c.values[best] is not None][:12]
+        shown = [c for c in ranked if c.name == "branch" or best is None or c.values[best] is not None][:12]
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
@@ -198,8 +199,10 @@ def _plottable(values: np.ndarray) -> np.ndarray:
     return np.clip(values, -PLOT_LIMIT, PLOT_LIMIT)
 
 
-def _best(values: np.ndarray, mode: str) -> int:
-    return int(np.argmin(values) if mode == "min" else np.argmax(values))
+def _best_trial(trials: list[dict], best: dict | None) -> int | None:
+    """Index of the best config's first complete trial (None before a config has finished)."""
+    return next((i for i, t in enumerate(trials) if best is not None and t["config_id"] == best["config_id"]
+                 and t["status"] == "complete" and t.get("value") is not None), None)
 
 
 def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
@@ -213,7 +216,8 @@ def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
             [labels[k] for k in keys])
 
 
-def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int], values: np.ndarray) -> dict[str, str]:
+def _pair(out: Path, metric: str, pair: list[Column], done: list[int], values: np.ndarray,
+          best: int | None) -> dict[str, str]:
     (x, xcats), (y, ycats) = _axis(pair[0], done), _axis(pair[1], done)
     keep = ~(np.isnan(x) | np.isnan(y))
     if keep.sum() < 3:
@@ -221,9 +225,9 @@ def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int]
     rng = np.random.default_rng(0)  # spread categories a little so equal points do not hide each other
     x = x + (rng.uniform(-0.15, 0.15, len(x)) if xcats else 0)
     y = y + (rng.uniform(-0.15, 0.15, len(y)) if ycats else 0)
-    v = values[keep]
-    plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], v,
-               (pair[0].log, pair[1].log), _best(v, mode), (xcats, ycats))
+    drawn = [i for i, k in zip(done, keep) if k]
+    plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], values[keep],
+               (pair[0].log, pair[1].log), drawn.index(best) if best in drawn else None, (xcats, ycats))
     return {"pair.png": f"{pair[0].name} and {pair[1].name} (the most important ones of the best trial's branch), "
                         f"coloured by {metric}"}
 
@@ -274,7 +278,7 @@ def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, fl
 # -- summary ---------------------------------------------------------------------------------------------
 def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], timed: list[dict],
              columns: list[Column], scores: dict[str, float], reasons: dict[str, int],
-             throughput: dict[str, dict[str, float]], figures: dict[str, str]) -> str:
+             throughput: dict[str, dict[str, float]], figures: dict[str, str], best: dict | None) -> str:
     done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
     failed = [t for t in trials if t["status"] == "failed"]
     wall = (max(t["end"] for t in timed) - min(t["start"] for t in timed)) if timed else 0.0
@@ -284,9 +288,9 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], t
              f"algorithm `{experiment.algorithm['name']}`",
              f"- {len(trials)} trials: {len(done)} complete, {len(failed)} failed; {len(attempts)} attempts; "
              f"wall time {wall:.1f} s"]
-    if ordered:
-        best = ordered[0]
-        lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}): "
+    if best is not None:
+        repeats = f", config {best['config_id']}, mean of {best['n']} repeats" if "n" in best else ""
+        lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}{repeats}): "
                      f"`{json.dumps(best['config'])}`")
     if reasons:
         lines.append("- failures: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
