@@ -40,3 +40,16 @@ def test_command_1s_sample_output_has_the_lines_command_1_prints(tmp_path):
     printed = done.stdout.splitlines()
     assert shape(sample[0]) == shape(printed[0]) and shape(sample[-1]) == shape(printed[-1])
     assert {shape(line) for line in sample} == {shape(line) for line in printed}
+
+
+def test_the_objective_sections_example_is_the_example_modules_code():
+    source = (ROOT / "hpo_compss" / "examples" / "optimizers.py").read_text()
+    snippet = block("(`hpo_compss/examples/optimizers.py`)", "python")
+    assert all(line in source.splitlines() for line in snippet.splitlines() if line != "    ...")
+
+
+def test_every_example_file_is_in_the_examples_table_and_valid():
+    table = README[README.index("## Examples"):]
+    for path in sorted((ROOT / "configs").glob("*.json")):
+        assert f"| `{path.name}` |" in table
+        load_experiment(path)
