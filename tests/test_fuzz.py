@@ -82,7 +82,7 @@ def hostile_or(valid: st.SearchStrategy) -> st.SearchStrategy:
 # --- the space language -------------------------------------------------------------------------------
 
 PARAMETERS = ["x", "y", "n", "w", "s", "a", "b", "opt", "lr"]
-ODD_NAMES = ["", "a.b", "exclusive", "uniform", "repeat", "n", "é", "x y", "1"]
+ODD_NAMES = ["", "a.b", "exclusive", "uniform", "repeat", "n", "é", "x y", "1", "int", "choise", "Exclusive", "repeats"]
 names = mostly(st.sampled_from(PARAMETERS), st.sampled_from(ODD_NAMES))
 
 small = st.one_of(st.integers(-10, 10), st.floats(-10, 10))

@@ -231,3 +231,35 @@ def test_too_many_sub_spaces_are_refused_before_they_are_built(data):
 def test_a_space_without_parameters_is_refused():
     with pytest.raises(ConfigError, match="space: expected a non-empty object of parameters"):
         space_from_json({"exclusive": False})
+
+
+@pytest.mark.parametrize("data, keyword", [
+    ({"int": [1, 8]}, "integer"), ({"unifrom": [0, 1]}, "uniform"), ({"log10uniform": [-4, 1]}, "log10_uniform"),
+    ({"log_uniform": [-5, -1]}, "loguniform"), ({"choise": ["a", "b"]}, "choice"), ({"randInt": [1, 10]}, "randint"),
+    ({"depend": "2 * 3"}, "dependent"), ({"constnt": 3}, "constant"), ({"lin_space": [0, 1, 5]}, "linspace"),
+    ({"Normal": [0, 1]}, "normal"), ({"exhaustve": [1, 2]}, "exhaustive"), ({"unifrom": [0, 1, 2]}, "uniform"),
+    ({"repeats": {"uniform": [0, 1]}, "n": 3}, "repeat"), ({"Exclusive": True, "a": {}, "b": {}}, "exclusive"),
+])
+def test_a_misspelt_keyword_is_refused_with_the_keyword_it_misspells(data, keyword):
+    key = next(iter(data))
+    for space, path in (({"x": data}, "space.x"), ({"s": {"t": data, "u": 1}}, "space.s.t"), (data, "space")):
+        with pytest.raises(ConfigError) as raised:
+            space_from_json(space)
+        assert str(raised.value).startswith(f"{path}.{key}: unknown keyword (did you mean '{keyword}'?)")
+
+
+@pytest.mark.parametrize("data", [
+    {"int": {"choice": [1, 2]}},  # a parameter named like a keyword, given a domain object
+    {"normalize": [True, False]},  # close to 'normal', but not the numbers normal takes
+    {"iters": [10, 100]}, {"units": [16, 32]}, {"rate": {"uniform": [0, 1]}, "n": 3},  # close to no keyword
+    {"repeats": {"uniform": [0, 1]}, "n": {"constant": 3}}, {"inclusive": True, "a": [1, 2]},
+])
+def test_a_name_near_a_keyword_is_a_parameter_when_its_value_is_not_what_the_keyword_takes(data):
+    space = space_from_json({"s": data})
+    assert list(space.subspaces[0].sample(random.Random(0))["s"]) == list(data)
+    assert space_from_json(space.to_json()) == space
+
+
+def test_python_scopes_with_names_like_keywords_read_back_from_their_json():
+    space = build({"s": {"int": [1, 2]}, "t": {"exclusiv": True, "a": 1}})
+    assert space_from_json(space.to_json()) == space

@@ -4,7 +4,8 @@ A JSON value in a space is read as:
 - a list: a choice among its values (the grid values of the PyCOMPSs form);
 - a number, string, boolean or null: a constant;
 - an object with one domain keyword (``{"uniform": [0, 1]}``): that domain;
-- any other object: a scope of named children, exclusive when it holds ``"exclusive": true``.
+- any other object: a scope of named children, exclusive when it holds ``"exclusive": true``, unless it
+  holds what a domain would under a misspelt keyword (``{"choise": [1, 2]}``), which is refused.
 """
 from __future__ import annotations
 
@@ -16,50 +17,61 @@ from .expression import ExpressionError
 from .structure import Dependent, Exhaustive, Node, Scope, Space
 
 
-def _pair(name: str) -> Callable[[Any], tuple]:
-    def check(args: Any) -> tuple:
-        if not isinstance(args, list) or len(args) != 2:
-            raise ValueError(f"expected [{name}], got {args!r}")
+class Numbers:
+    """A domain's arguments written as a list of numbers in one of ``forms`` ("low, high")."""
+
+    def __init__(self, *forms: str):
+        self.forms = forms
+
+    def __call__(self, args: Any) -> tuple:
+        if not isinstance(args, list) or len(args) not in {form.count(",") + 1 for form in self.forms}:
+            raise ValueError(f"expected {' or '.join(f'[{form}]' for form in self.forms)}, got {args!r}")
         return tuple(args)
-    return check
+
+    @staticmethod
+    def takes(args: Any) -> bool:
+        """Whether ``args`` has the kind of value this keyword takes (a list of numbers, of any length)."""
+        return isinstance(args, list) and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
 
 
-def _triple(name: str) -> Callable[[Any], tuple]:
-    def check(args: Any) -> tuple:
-        if not isinstance(args, list) or len(args) != 3:
-            raise ValueError(f"expected [{name}], got {args!r}")
-        return tuple(args)
-    return check
+class Single:
+    """A domain's argument written as one JSON value of the given kinds."""
+
+    def __init__(self, *kinds: type):
+        self.kinds = kinds
+
+    def __call__(self, args: Any) -> tuple:
+        return (args,)
+
+    def takes(self, args: Any) -> bool:
+        """Whether ``args`` has the kind of value this keyword takes."""
+        return isinstance(args, self.kinds)
 
 
-def _range(args: Any) -> tuple:
-    if not isinstance(args, list) or len(args) not in (2, 3):
-        raise ValueError(f"expected [low, high] or [low, high, step], got {args!r}")
-    return tuple(args)
-
-
-def _single(args: Any) -> tuple:
-    return (args,)
-
+PAIR, EXPONENTS = Numbers("low, high"), Numbers("low exponent, high exponent")
+RANGE, MOMENTS = Numbers("low, high", "low, high, step"), Numbers("mu, sigma")
 
 #: keyword -> (how its JSON value becomes arguments, constructor)
-DOMAIN_KEYWORDS: dict[str, tuple[Callable[[Any], tuple], Callable[..., Node]]] = {
-    "uniform": (_pair("low, high"), Uniform),
-    "ln_uniform": (_pair("low exponent, high exponent"), lambda a, b: LogUniform(a, b, "ln_uniform")),
-    "log2_uniform": (_pair("low exponent, high exponent"), lambda a, b: LogUniform(a, b, "log2_uniform")),
-    "log10_uniform": (_pair("low exponent, high exponent"), lambda a, b: LogUniform(a, b, "log10_uniform")),
-    "loguniform": (_pair("low, high"), lambda a, b: LogUniform(a, b, "loguniform")),
-    "randint": (_range, lambda *a: IntRange(*a, keyword="randint")),
-    "integer": (_range, lambda *a: IntRange(*a, keyword="integer")),
-    "log2_randint": (_pair("low exponent, high exponent"), Log2Int),
-    "linspace": (_triple("low, high, n"), Linspace),
-    "normal": (_pair("mu, sigma"), lambda m, s: Normal(m, s, "normal")),
-    "lognormal": (_pair("mu, sigma"), lambda m, s: Normal(m, s, "lognormal")),
-    "choice": (_single, Choice),
-    "constant": (_single, Constant),
-    "exhaustive": (_single, Exhaustive),
-    "dependent": (_single, Dependent),
+DOMAIN_KEYWORDS: dict[str, tuple[Numbers | Single, Callable[..., Node]]] = {
+    "uniform": (PAIR, Uniform),
+    "ln_uniform": (EXPONENTS, lambda a, b: LogUniform(a, b, "ln_uniform")),
+    "log2_uniform": (EXPONENTS, lambda a, b: LogUniform(a, b, "log2_uniform")),
+    "log10_uniform": (EXPONENTS, lambda a, b: LogUniform(a, b, "log10_uniform")),
+    "loguniform": (PAIR, lambda a, b: LogUniform(a, b, "loguniform")),
+    "randint": (RANGE, lambda *a: IntRange(*a, keyword="randint")),
+    "integer": (RANGE, lambda *a: IntRange(*a, keyword="integer")),
+    "log2_randint": (EXPONENTS, Log2Int),
+    "linspace": (Numbers("low, high, n"), Linspace),
+    "normal": (MOMENTS, lambda m, s: Normal(m, s, "normal")),
+    "lognormal": (MOMENTS, lambda m, s: Normal(m, s, "lognormal")),
+    "choice": (Single(list), Choice),
+    "constant": (Single(list, str, int, float, type(None)), Constant),
+    "exhaustive": (Single(list), Exhaustive),
+    "dependent": (Single(str), Dependent),
 }
+#: difflib's ratio from which a key that holds what a keyword takes is that keyword misspelt: stricter than
+#: a hint's 0.6, since the key could also name a parameter
+MISSPELT = 0.8
 
 #: what to write for a domain given a log flag
 LOG_FORMS = {"uniform": '{"loguniform": [low, high]}', "normal": '{"lognormal": [mu, sigma]}'}
@@ -88,6 +100,7 @@ def node_from_json(data: Any, path: tuple[Key, ...]) -> Node:
     keywords = [key for key in data if key in DOMAIN_KEYWORDS or key == "repeat"]
     if keywords:
         return _domain_from_json(data, keywords, path)
+    _refuse_misspelt(data, path)
     exclusive = data.get("exclusive", False)
     if not isinstance(exclusive, bool):
         raise ConfigError(path + ("exclusive",), f"expected true or false, got {exclusive!r}")
@@ -101,6 +114,29 @@ def node_from_json(data: Any, path: tuple[Key, ...]) -> Node:
     if exclusive and not children:
         raise ConfigError(path, "an exclusive scope needs at least one branch")
     return Scope(children, exclusive)
+
+
+def _refuse_misspelt(data: dict, path: tuple[Key, ...]) -> None:
+    """Refuse an object meant as a domain, a repeat or an exclusive scope, whose keyword is misspelt.
+
+    A key close to a keyword is that keyword misspelt when it holds what the keyword takes, where the
+    keyword would stand: alone, holding a domain's value (``{"choise": [1, 2]}``, ``{"int": [1, 8]}``,
+    ``{"depend": "x * 2"}``); beside a number 'n', holding a domain (repeat); anywhere, holding true or
+    false (exclusive). A parameter of such a name is given a domain object: ``{"int": {"choice": [1, 2]}}``.
+    """
+    count = data.get("n")
+    for key, value in data.items():
+        keywords = [word for word, (read, _) in DOMAIN_KEYWORDS.items() if read.takes(value)] if len(data) == 1 else []
+        if len(data) == 2 and key != "n" and Numbers.takes([count]) and isinstance(value, (list, dict)):
+            keywords.append("repeat")
+        if isinstance(value, bool) and key != "exclusive":
+            keywords.append("exclusive")
+        close = close_matches(key, keywords, MISSPELT)
+        if close:
+            name, held = ("n", count) if close[0] == "repeat" else (key, value)
+            form = "choice" if isinstance(held, list) else "constant"
+            raise ConfigError(path + (key,), f"unknown keyword (did you mean '{close[0]}'?); "
+                                             f"for a parameter named '{name}', write {{\"{name}\": {{\"{form}\": ...}}}}")
 
 
 def _domain_from_json(data: dict, keywords: list[str], path: tuple[Key, ...]) -> Node:

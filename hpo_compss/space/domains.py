@@ -174,7 +174,8 @@ class LogUniform(Domain):
         if keyword == "loguniform":
             low, high = _ordered(low, high)
             if low <= 0:
-                raise ValueError(f"expected 0 < low < high for a value-bounded loguniform, got low={low!r}")
+                raise ValueError(f"expected 0 < low < high for a value-bounded loguniform, got low={low!r} "
+                                 "(bounds that are exponents go with log10_uniform, log2_uniform or ln_uniform)")
             if not 1 / LOG_LIMIT <= low < high <= LOG_LIMIT:
                 raise ValueError(f"expected values within {1 / LOG_LIMIT:g} and {LOG_LIMIT:g}, got [{low!r}, {high!r}]")
             self.values = (low, high)
