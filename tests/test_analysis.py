@@ -292,3 +292,23 @@ def test_the_best_trial_is_the_ledgers_best_config_on_ties_and_repeats(tmp_path,
     summary = (report_study(_study(tmp_path / "s", {"space": space, "repeats": 2}, records)) / "summary.md").read_text()
     assert "best loss **0.3** (trial 2, config 1, mean of 2 repeats)" in summary
     assert _star(drawn["pair.png"]) == pytest.approx((0.2, 0.2))
+
+
+def test_wall_time_and_throughput_leave_out_the_gaps_between_jobs(tmp_path, drawn):
+    """Three jobs of 50, 30 and 18 s: stopped, killed (no stop record: it ends at its last trial), stopped."""
+    records = []
+    for begin, trials, seconds, stop in [(0, range(0, 10), 5, 50), (1000, range(10, 16), 5, None),
+                                         (2000, range(16, 22), 3, 18)]:
+        records.append({"study": "started", "time": CLOCK + begin})
+        records += [_record(t, {"x": t / 22}, (t / 22 - 0.3) ** 2, start=CLOCK + begin + seconds * (t - trials[0]),
+                            seconds=seconds) for t in trials]
+        if stop is not None:
+            records.append({"study": "stopped", "time": CLOCK + begin + stop})
+    summary = (report_study(_study(tmp_path / "s", {"space": {"x": {"uniform": [0, 1]}}}, records))
+               / "summary.md").read_text()
+    assert "wall time 98.0 s in 3 jobs" in summary
+    assert f"{22 / 98 * 60:.2f} complete" in summary
+    over_time = drawn["evolution.png"].axes[1]
+    assert over_time.get_xlim()[1] < 120
+    resumed = [c for c in over_time.collections if c.get_label() == "resumed"]
+    assert [segment[0][0] for segment in resumed[0].get_segments()] == pytest.approx([50, 80])

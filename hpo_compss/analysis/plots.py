@@ -76,8 +76,9 @@ def trace_timeline(summary, path: Path) -> Path:
 
 
 def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, values: np.ndarray,
-              failed_index: np.ndarray, failed_ended: np.ndarray, mode: str) -> Path:
-    """Each trial's value and the best so far, over trial index and over wall time (PHS's result evolution)."""
+              failed_index: np.ndarray, failed_ended: np.ndarray, mode: str, resumes: Sequence[float] = ()) -> Path:
+    """Each trial's value and the best so far, over trial index and over the time the study ran (PHS's
+    result evolution). ``ended`` leaves out the gaps between jobs; a dotted line marks each resume."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     order = np.argsort(ended)
     pick = np.minimum.accumulate if mode == "min" else np.maximum.accumulate
@@ -85,7 +86,7 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
     span = float(max(ended.max(initial=0), failed_ended.max(initial=0)))
     unit, per = ("s", 1.0) if span < 120 else (("min", 60.0) if span < 7200 else ("h", 3600.0))
     for ax, x, fx, label in ((axes[0], index, failed_index, "trial index"),
-                             (axes[1], ended / per, failed_ended / per, f"wall time since the first start ({unit})")):
+                             (axes[1], ended / per, failed_ended / per, f"time the study ran ({unit})")):
         ax.scatter(x, values, color="#1f77b4", label="trial value", **_point_style(len(values)))
         by_x = np.argsort(x) if ax is axes[0] else order
         if len(values):
@@ -93,6 +94,9 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
         if len(fx):
             ax.plot(fx, np.zeros(len(fx)), "|", color=FAILED_COLOUR, markersize=10, transform=ax.get_xaxis_transform(),
                     label=f"failed ({len(fx)})")
+        if ax is axes[1] and len(resumes):
+            ax.vlines(np.asarray(resumes) / per, 0, 1, transform=ax.get_xaxis_transform(), colors="grey",
+                      linestyles=":", label="resumed")
         ax.set_xlabel(label)
         ax.set_ylabel(metric + (" (log scale)" if log else ""))
         if log:
@@ -100,7 +104,7 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title(f"{metric} per trial, best so far")
-    axes[1].set_title(f"{metric} over wall time")
+    axes[1].set_title(f"{metric} over wall time" + (f", {len(resumes) + 1} jobs end to end" if len(resumes) else ""))
     return _save(fig, path)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,6 +36,40 @@ class Column:
     log: bool
 
 
+@dataclass
+class Jobs:
+    """When a driver ran: from each "started" record to its "stopped" one, or to the last trial end of
+    a job whose driver was killed. The gaps between jobs are not the study's running time."""
+    spans: list[list[float]] = field(default_factory=list)
+    running: bool = False
+
+    def add(self, record: dict) -> None:
+        if record.get("study") == "started":
+            self.spans.append([record["time"], record["time"]])
+            self.running = True
+        elif record.get("study") == "stopped" and self.spans:
+            self.spans[-1][1] = max(self.spans[-1][1], record["time"])
+            self.running = False
+        elif self.running and record.get("end") is not None:
+            self.spans[-1][1] = max(self.spans[-1][1], record["end"])
+
+    @property
+    def seconds(self) -> float:
+        return sum(end - start for start, end in self.spans)
+
+    @property
+    def resumes(self) -> list[float]:
+        """Running time at which each job after the first began."""
+        return list(np.cumsum([end - start for start, end in self.spans])[:-1])
+
+    def elapsed(self, times: np.ndarray) -> np.ndarray:
+        """Running time at these clock times: the jobs before each one's, and its part of its own."""
+        starts = np.array([start for start, _ in self.spans])
+        lengths = np.array([end - start for start, end in self.spans])
+        job = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, None)
+        return np.concatenate([[0.0], np.cumsum(lengths)])[job] + np.clip(times - starts[job], 0, lengths[job])
+
+
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     """{"model": {"C": 1}, "layers": [8, 16]} -> {"model.C": 1, "layers[0]": 8, "layers[1]": 16}."""
     if isinstance(config, dict):
@@ -57,9 +91,10 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     out.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:  # a figure the data no longer supports must not stay from an earlier report
         (out / name).unlink(missing_ok=True)
-    attempts, last = [], {}
+    attempts, last, jobs = [], {}, Jobs()
     ledger = Ledger(experiment.mode, experiment.repeats)  # counts as `status` sees them
     for record in records:
+        jobs.add(record)
         if "trial" in record and record["trial"] not in ledger.closed:  # a duplicate counts once
             last[record["trial"]] = record
             if record["status"] != "running":
@@ -78,10 +113,12 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     values = np.array([trials[i]["value"] for i in done], dtype=float)
     scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
     timed = attempts_that_ran(attempts)
-    throughput = _throughput(trials, timed)
+    if timed and not jobs.spans:  # a journal without the driver's records
+        jobs.spans = [[timed[0]["start"], max(t["end"] for t in timed)]]
+    throughput = _throughput(trials, jobs.seconds)
     best = ledger.best_json()  # the rule of `run` and `status`: the best finished config, the lowest id on a tie
-    figures = _figures(out, experiment, trials, timed, columns, scores, reasons, throughput, best)
-    (out / "summary.md").write_text(_summary(experiment, trials, attempts, timed, columns, scores, reasons,
+    figures = _figures(out, experiment, trials, timed, jobs, columns, scores, reasons, throughput, best)
+    (out / "summary.md").write_text(_summary(experiment, trials, attempts, jobs, columns, scores, reasons,
                                              throughput, figures, best), encoding="utf-8")
     return out
 
@@ -144,7 +181,8 @@ def _iso(stamp: float | None) -> str:
 
 
 # -- figures ---------------------------------------------------------------------------------------------
-def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], columns: list[Column],
+def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], jobs: Jobs,
+             columns: list[Column],
              scores: dict[str, float], reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], best_config: dict | None) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
@@ -153,11 +191,11 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
     origin = timed[0]["start"] if timed else 0.0
     values = _plottable(np.array([trials[i]["value"] for i in done], dtype=float))
     figures: dict[str, str] = {}
-    if done or failed:
-        plots.evolution(out / "evolution.png", metric, np.array([trials[i]["trial"] for i in done]),
-                        np.array([trials[i].get("end", origin) - origin for i in done]), values,
-                        np.array([trials[i]["trial"] for i in failed]),
-                        np.array([trials[i].get("end", origin) - origin for i in failed]), mode)
+    if (done or failed) and jobs.spans:
+        ended = [jobs.elapsed(np.array([trials[i].get("end", origin) for i in some], dtype=float))
+                 for some in (done, failed)]
+        plots.evolution(out / "evolution.png", metric, np.array([trials[i]["trial"] for i in done]), ended[0],
+                        values, np.array([trials[i]["trial"] for i in failed]), ended[1], mode, jobs.resumes)
         figures["evolution.png"] = f"{metric} per trial and the best so far, over trial index and wall time"
     varying = [c for c in columns if len({repr(v) for v in c.values if v is not None}) > 1]
     if scores:
@@ -263,10 +301,11 @@ def _timeline(out: Path, timed: list[dict], origin: float) -> dict[str, str]:
     return {"timeline.png": "worker timeline: one row per host and core, one bar per attempt, failures hatched red"}
 
 
-def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, float]]:
-    if not timed:
+def _throughput(trials: list[dict], seconds: float) -> dict[str, dict[str, float]]:
+    """Trials per minute that a driver ran, per compute class."""
+    if not seconds:
         return {}
-    minutes = max(1e-9, (max(t["end"] for t in timed) - min(t["start"] for t in timed)) / 60.0)
+    minutes = max(1e-9, seconds / 60.0)
     classes: dict[str, dict[str, float]] = {}
     for trial in trials:
         entry = classes.setdefault(trial.get("class", "trial"), {"complete_per_minute": 0.0, "failed_per_minute": 0.0})
@@ -276,18 +315,18 @@ def _throughput(trials: list[dict], timed: list[dict]) -> dict[str, dict[str, fl
 
 
 # -- summary ---------------------------------------------------------------------------------------------
-def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], timed: list[dict],
+def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], jobs: Jobs,
              columns: list[Column], scores: dict[str, float], reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], figures: dict[str, str], best: dict | None) -> str:
     done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
     failed = [t for t in trials if t["status"] == "failed"]
-    wall = (max(t["end"] for t in timed) - min(t["start"] for t in timed)) if timed else 0.0
     ordered = sorted(done, key=lambda t: t["value"], reverse=experiment.mode == "max")
     lines = [f"# Study {experiment.name}", "",
              f"- objective: `{experiment.objective}`, {experiment.metric} ({experiment.mode}imised), "
              f"algorithm `{experiment.algorithm['name']}`",
              f"- {len(trials)} trials: {len(done)} complete, {len(failed)} failed; {len(attempts)} attempts; "
-             f"wall time {wall:.1f} s"]
+             f"wall time {jobs.seconds:.1f} s" + (f" in {len(jobs.spans)} jobs (the gaps between them left out)"
+                                                  if len(jobs.spans) > 1 else "")]
     if best is not None:
         repeats = f", config {best['config_id']}, mean of {best['n']} repeats" if "n" in best else ""
         lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}{repeats}): "
