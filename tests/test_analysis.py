@@ -312,3 +312,22 @@ def test_wall_time_and_throughput_leave_out_the_gaps_between_jobs(tmp_path, draw
     assert over_time.get_xlim()[1] < 120
     resumed = [c for c in over_time.collections if c.get_label() == "resumed"]
     assert [segment[0][0] for segment in resumed[0].get_segments()] == pytest.approx([50, 80])
+
+
+def _table(summary: str, title: str) -> list[dict[str, str]]:
+    """The rows of the markdown table under ``## title``, as dicts by column name."""
+    lines = summary.split(f"## {title}", 1)[1].split("\n\n")[1].splitlines()
+    names = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [dict(zip(names, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def test_the_best_trials_table_names_each_trials_branch(tmp_path):
+    folder, _ = _synthetic_study(tmp_path / "s", 60)
+    rows = _table((report_study(folder) / "summary.md").read_text(), "Best 10 trials")
+    assert len(rows) == 10 and {row["branch"] for row in rows} == {"model=a"}
+    assert "model.b.k" not in rows[0]  # no trial shown has it
+    one = tmp_path / "one"
+    records = [{"study": "started", "time": CLOCK}] + [_record(t, {"x": t / 10}, t / 10) for t in range(10)]
+    rows = _table((report_study(_study(one, {"space": {"x": {"uniform": [0, 1]}}}, records)) / "summary.md")
+                  .read_text(), "Best 10 trials")
+    assert list(rows[0]) == ["trial", "loss", "x"]

@@ -318,9 +318,10 @@ def _throughput(trials: list[dict], seconds: float) -> dict[str, dict[str, float
 def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], jobs: Jobs,
              columns: list[Column], scores: dict[str, float], reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], figures: dict[str, str], best: dict | None) -> str:
-    done = [t for t in trials if t["status"] == "complete" and t.get("value") is not None]
+    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
     failed = [t for t in trials if t["status"] == "failed"]
-    ordered = sorted(done, key=lambda t: t["value"], reverse=experiment.mode == "max")
+    sign = 1 if experiment.mode == "min" else -1
+    ordered = sorted(done, key=lambda i: (sign * trials[i]["value"], trials[i]["config_id"]))[:10]
     lines = [f"# Study {experiment.name}", "",
              f"- objective: `{experiment.objective}`, {experiment.metric} ({experiment.mode}imised), "
              f"algorithm `{experiment.algorithm['name']}`",
@@ -343,12 +344,12 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], j
                   "| parameter | importance |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
     if ordered:
-        names = [c.name for c in columns]
-        lines += ["", f"## Best {min(10, len(ordered))} trials", "",
-                  "| trial | " + experiment.metric + " | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-        for t in ordered[:10]:
-            row = flatten(t["config"])
-            lines.append(f"| {t['trial']} | {t['value']:.6g} | " + " | ".join(_short(row.get(n)) for n in names) + " |")
+        shown = [c for c in columns if any(c.values[i] is not None for i in ordered)]  # the branches shown
+        lines += ["", f"## Best {len(ordered)} trials", "",
+                  "| trial | " + experiment.metric + " | " + " | ".join(c.name for c in shown) + " |",
+                  "|---" * (len(shown) + 2) + "|"]
+        lines += [f"| {trials[i]['trial']} | {trials[i]['value']:.6g} | " + " | ".join(_short(c.values[i]) for c in shown)
+                  + " |" for i in ordered]
     lines += ["", "## Figures", ""] + [f"- [{name}]({name}): {text}" for name, text in figures.items()]
     lines += ["", "Every trial is in [trials.csv](trials.csv)."]
     return "\n".join(lines) + "\n"
