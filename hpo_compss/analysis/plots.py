@@ -185,20 +185,19 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
 
 
 def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[str, dict[str, float]]) -> Path:
-    """Failed trials by reason, and trials per minute per compute class (complete and failed)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    ax = axes[0]
+    """Failed trials by reason (when some failed), and trials per minute per compute class (complete and failed)."""
     if reasons:
+        fig, (ax, right) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.4 * len(reasons) + 1.5)),
+                                        gridspec_kw={"width_ratios": (3, 2)})
         items = sorted(reasons.items(), key=lambda kv: -kv[1])
         ax.barh([k for k, _ in items], [v for _, v in items], height=0.5, color=FAILED_COLOUR)
         ax.set_ylim(len(items) - 0.25, -0.75)  # top to bottom
+        ax.set_xlabel("trials that failed for good (count)")
+        ax.set_ylabel("reason")
+        ax.set_title("failures by reason")
+        ax = right
     else:
-        ax.text(0.5, 0.5, "no trial failed", ha="center", va="center", transform=ax.transAxes)
-        ax.set_yticks([])
-    ax.set_xlabel("trials that failed for good (count)")
-    ax.set_ylabel("reason")
-    ax.set_title("failures by reason")
-    ax = axes[1]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
     names = list(classes)
     complete = [classes[c]["complete_per_minute"] for c in names]
     failed = [classes[c]["failed_per_minute"] for c in names]

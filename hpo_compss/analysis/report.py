@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -101,7 +102,8 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
                 attempts.append(record)
         ledger.add(record)
     trials = [last[k] for k in sorted(last)]
-    reasons = ledger.failure_reasons()
+    reasons = dict(Counter(failure_group(t.get("reason", "unknown")) for t in trials if t["status"] == "failed")
+                   .most_common())
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
     columns = [_column(name, [row.get(name) for row in flat], _log_names(experiment)) for name in names]
@@ -121,6 +123,12 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     (out / "summary.md").write_text(_summary(experiment, trials, attempts, jobs, columns, scores, reasons,
                                              throughput, figures, best), encoding="utf-8")
     return out
+
+
+def failure_group(reason: str) -> str:
+    """What went wrong, without each case's details: the reason's kind and first field, bracketed notes
+    left out (``exception: ValueError``, ``invalid result: loss is nan``, ``crashed: killed by SIGKILL``)."""
+    return ": ".join(reason.split(": ")[:2]).split(" (")[0]
 
 
 def report_study(directory: str | Path) -> Path:
@@ -214,8 +222,9 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
         figures.update(_parallel(out, metric, mode, shown, done, values))
     if timed:
         figures.update(_timeline(out, timed, origin))
-    plots.failures_and_throughput(out / "failures.png", reasons, throughput)
-    figures["failures.png"] = "failures by reason, and trials per minute per compute class"
+    if reasons or throughput:
+        plots.failures_and_throughput(out / "failures.png", reasons, throughput)
+        figures["failures.png"] = ("failures by reason, and " if reasons else "") + "trials per minute per compute class"
     return figures
 
 
@@ -332,11 +341,12 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], j
         repeats = f", config {best['config_id']}, mean of {best['n']} repeats" if "n" in best else ""
         lines.append(f"- best {experiment.metric} **{best['value']:.6g}** (trial {best['trial']}{repeats}): "
                      f"`{json.dumps(best['config'])}`")
-    if reasons:
-        lines.append("- failures: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
     for name, rate in throughput.items():
         lines.append(f"- class {name}: {rate['complete_per_minute']:.2f} complete and "
                      f"{rate['failed_per_minute']:.2f} failed trials per minute")
+    if reasons:
+        lines += ["", "## Failures", "", "| reason | trials |", "|---|---|"]
+        lines += [f"| {reason} | {count} |" for reason, count in reasons.items()]
     if scores:
         lines += ["", "## Parameter importance", "",
                   "Share of the variance of the results' ranks that each parameter explains alone "
