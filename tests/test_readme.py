@@ -53,3 +53,11 @@ def test_every_example_file_is_in_the_examples_table_and_valid():
     for path in sorted((ROOT / "configs").glob("*.json")):
         assert f"| `{path.name}` |" in table
         load_experiment(path)
+
+
+def test_the_sbatch_example_asks_for_the_gpus_and_cores_its_experiment_uses():
+    line = next(line for line in block("**Without COMPSs.**", "bash").splitlines() if "sbatch" in line)
+    gpus, cpus = (int(re.search(rf"--{option}=(\d+)", line).group(1)) for option in ("gpus", "cpus-per-task"))
+    experiment = load_experiment(ROOT / re.search(r"configs/\S+\.json", line).group(0), check=False)
+    (cls,) = experiment.compute_classes
+    assert cls.gpus and gpus % cls.gpus == 0 and gpus // cls.gpus * cls.cpus == cpus

@@ -5,9 +5,11 @@ GPUs each); without a reachable SLURM the tests skip and say so.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -97,3 +99,19 @@ def test_three_studies_run_at_once_on_three_nodes(tmp_path):
     for i in range(3):
         assert len(trial_records(tmp_path / f"study{i}", "complete")) == 6
         assert len(started(tmp_path / f"study{i}")["cores"]) == 2
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the tests do not run in a virtual environment")
+def test_the_readme_gpu_example_runs_in_the_venv_named_by_hpo_compss_venv(tmp_path):
+    """README's sbatch line for configs/torch_gpu.json on a node of 2 cores: its class takes 1 core instead of 4, and
+    runs the placement objective. The job inherits no environment but HPO_COMPSS_VENV, which gives it its Python."""
+    data = json.loads((ROOT / "configs" / "torch_gpu.json").read_text())
+    data["compute_classes"]["gpu"]["cpus"] = 1
+    data.update(objective=objective("placement"), space={"x": {"uniform": [0, 1]}}, budget={"trials": 6})
+    study = tmp_path / "study"
+    job = submit(tmp_path, write_experiment(tmp_path, data), study, "--cpus-per-task=2", "--gpus=2",
+                 f"--export=HPO_COMPSS_VENV={sys.prefix}")
+    assert wait_for(job)["JobState"] == "COMPLETED", (tmp_path / "study.out").read_text()
+    complete = trial_records(study, "complete")
+    assert len(complete) == 6 and {tuple(r["gpus"]) for r in complete} == {("0",), ("1",)}
+    assert all([r["extras"]["cuda"]] == r["gpus"] for r in complete)
