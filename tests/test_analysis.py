@@ -350,3 +350,24 @@ def test_failures_are_told_apart_by_what_went_wrong_and_a_study_without_any_has_
     clean = [{"study": "started", "time": CLOCK}] + [_record(t, {"x": t / 20}, t / 20) for t in range(5)]
     report_study(_study(tmp_path / "clean", {"space": {"x": {"uniform": [0, 1]}}}, clean))
     assert [ax.get_title() for ax in drawn["failures.png"].axes] == ["throughput per compute class"]
+
+
+def test_importance_counts_failures_shows_trial_counts_and_names_what_it_left_out(tmp_path, drawn):
+    """sgd decides every failure; x decides the rest; the branch model=b has two trials only."""
+    rng = np.random.default_rng(2)
+    records = [{"study": "started", "time": CLOCK}]
+    for t in range(40):
+        branch, x = ("b" if t in (5, 17) else "a"), float(rng.uniform(0, 1))
+        config = {"optimizer": "sgd" if t % 3 == 0 else "adam", "model": {branch: {"x" if branch == "a" else "z": x}}}
+        records.append(_record(t, config, (x - 0.3) ** 2, reason="invalid result: loss is nan" if t % 3 == 0 else None,
+                               subspace=f"model={branch}"))
+    space = {"optimizer": ["adam", "sgd"],
+             "model": {"exclusive": True, "a": {"x": {"uniform": [0, 1]}}, "b": {"z": {"uniform": [0, 1]}}}}
+    summary = (report_study(_study(tmp_path / "s", {"space": space}, records)) / "summary.md").read_text()
+    rows = {row["parameter"]: row for row in _table(summary, "Parameter importance")}
+    assert float(rows["optimizer"]["importance"]) > 0.5 and rows["optimizer"]["trials"] == "40"
+    assert rows["model.a.x"]["trials"] == "38" and "model.b.z" not in rows
+    assert "failed trials count as tied for the worst result" in summary
+    assert "left out, fewer than 3 trials: branch model=b (2 trials): model.b.z" in summary
+    labels = [label.get_text() for label in drawn["importance.png"].axes[0].get_yticklabels()]
+    assert labels[0] == "optimizer (n=40)" and "model.a.x (n=38)" in labels

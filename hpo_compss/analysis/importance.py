@@ -7,13 +7,25 @@ the group means, an estimate of the parameter's first-order (main-effect) sensit
 make one huge loss weigh no more than any other bad one. With k groups and n trials, noise alone
 gives about (k - 1) / (n - 1); that bias is removed (the adjusted ratio), so an irrelevant
 parameter scores near 0. Interactions are not attributed to either parameter.
+
+Failed trials count, tied for the worst result: a parameter that decides which trials fail is as
+important as one that decides how good they are. A parameter that fewer than three trials have
+(one of a branch seldom tried) gets no score, only its count.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import rankdata
 
 BINS = 10
+MIN_TRIALS = 3
+
+
+class Importance(NamedTuple):
+    score: float | None  # None: fewer than MIN_TRIALS trials have the parameter
+    n: int  # the trials that have it
 
 
 def correlation_ratio(groups: np.ndarray, values: np.ndarray) -> float:
@@ -42,13 +54,13 @@ def groups_of(column: list, numeric: bool) -> np.ndarray:
     return np.unique([repr(v) for v in column], return_inverse=True)[1]
 
 
-def importance(columns: dict[str, tuple[list, bool]], values: np.ndarray) -> dict[str, float]:
-    """``columns``: name -> (values per trial, numeric?). Trials lacking a parameter (another branch) are left out."""
+def importance(columns: dict[str, tuple[list, bool]], losses: np.ndarray) -> dict[str, Importance]:
+    """``columns``: name -> (values per trial, numeric?); ``losses``: each trial's result, lower is better,
+    ``inf`` for a failed trial. Trials lacking a parameter (another branch) are left out of its score."""
     scores = {}
     for name, (column, numeric) in columns.items():
-        present = np.array([v is not None for v in column])
-        if present.sum() < 3:
-            continue
+        present = np.array([v is not None for v in column], dtype=bool)
         kept = [v for v in column if v is not None]
-        scores[name] = correlation_ratio(groups_of(kept, numeric), values[present])
+        scores[name] = Importance(correlation_ratio(groups_of(kept, numeric), losses[present])
+                                  if len(kept) >= MIN_TRIALS else None, len(kept))
     return scores

@@ -7,6 +7,7 @@ last and strongest, and timelines draw one bar per trial with no edge lines.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -211,15 +212,16 @@ def failures_and_throughput(path: Path, reasons: dict[str, int], classes: dict[s
     return _save(fig, path)
 
 
-def importance(path: Path, metric: str, scores: dict[str, float]) -> Path:
-    """Horizontal bars, most important parameter on top."""
+def importance(path: Path, metric: str, scores: dict[str, float], note: str = "") -> Path:
+    """Horizontal bars, most important parameter on top; ``note`` says what was left out."""
     items = sorted(scores.items(), key=lambda kv: -kv[1])
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(items) + 1.2)))
     bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
     ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max([v for _, v in items] + [0.05]) * 1.15)
-    ax.set_xlabel(f"share of the variance of {metric} ranks explained (adjusted correlation ratio)")
-    ax.set_ylabel("parameter")
-    ax.set_title("parameter importance (main effects)")
+    ax.set_xlabel(f"share of the variance of {metric} ranks explained (adjusted correlation ratio)"
+                  + (f"\n\n{textwrap.fill(note, 80)}" if note else ""))
+    ax.set_ylabel("parameter (trials that have it)")
+    ax.set_title("parameter importance (main effects; failed trials count as the worst)")
     return _save(fig, path)

@@ -20,7 +20,7 @@ from ..experiment import Experiment
 from ..results import Ledger, attempts_that_ran
 from ..space.domains import Log2Int, LogUniform, Repeat
 from . import plots
-from .importance import importance
+from .importance import MIN_TRIALS, Importance, importance
 
 REPORT_DIR = "report"
 FIGURES = ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png")
@@ -102,8 +102,7 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
                 attempts.append(record)
         ledger.add(record)
     trials = [last[k] for k in sorted(last)]
-    reasons = dict(Counter(failure_group(t.get("reason", "unknown")) for t in trials if t["status"] == "failed")
-                   .most_common())
+    reasons = dict(Counter(failure_group(t.get("reason", "unknown")) for t in trials if _failed(t)).most_common())
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
     columns = [_column(name, [row.get(name) for row in flat], _log_names(experiment)) for name in names]
@@ -111,18 +110,29 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
         columns.insert(0, Column("branch", [t.get("subspace", "") for t in trials], numeric=False, log=False))
     extras = list(dict.fromkeys(key for t in trials for key in (t.get("extras") or {})))
     _write_csv(out / "trials.csv", trials, flat, names, extras)
-    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
-    values = np.array([trials[i]["value"] for i in done], dtype=float)
-    scores = importance({c.name: ([c.values[i] for i in done], c.numeric) for c in columns}, values) if done else {}
+    ended = [i for i, t in enumerate(trials) if _complete(t) or _failed(t)]
+    sign = 1 if experiment.mode == "min" else -1
+    losses = np.array([sign * trials[i]["value"] if _complete(trials[i]) else np.inf for i in ended], dtype=float)
+    scores = importance({c.name: ([c.values[i] for i in ended], c.numeric) for c in columns}, losses)
+    left_out = _left_out(scores, columns, trials)
     timed = attempts_that_ran(attempts)
     if timed and not jobs.spans:  # a journal without the driver's records
         jobs.spans = [[timed[0]["start"], max(t["end"] for t in timed)]]
     throughput = _throughput(trials, jobs.seconds)
     best = ledger.best_json()  # the rule of `run` and `status`: the best finished config, the lowest id on a tie
-    figures = _figures(out, experiment, trials, timed, jobs, columns, scores, reasons, throughput, best)
-    (out / "summary.md").write_text(_summary(experiment, trials, attempts, jobs, columns, scores, reasons,
+    figures = _figures(out, experiment, trials, timed, jobs, columns, scores, left_out, reasons, throughput, best)
+    (out / "summary.md").write_text(_summary(experiment, trials, attempts, jobs, columns, scores, left_out, reasons,
                                              throughput, figures, best), encoding="utf-8")
     return out
+
+
+def _complete(trial: dict) -> bool:
+    return trial["status"] == "complete" and trial.get("value") is not None
+
+
+def _failed(trial: dict) -> bool:
+    """Failed for good: no retry is due."""
+    return trial["status"] == "failed" and not trial.get("retry")
 
 
 def failure_group(reason: str) -> str:
@@ -191,11 +201,11 @@ def _iso(stamp: float | None) -> str:
 # -- figures ---------------------------------------------------------------------------------------------
 def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], jobs: Jobs,
              columns: list[Column],
-             scores: dict[str, float], reasons: dict[str, int],
+             scores: dict[str, Importance], left_out: str, reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], best_config: dict | None) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
-    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
-    failed = [i for i, t in enumerate(trials) if t["status"] == "failed"]
+    done = [i for i, t in enumerate(trials) if _complete(t)]
+    failed = [i for i, t in enumerate(trials) if _failed(t)]
     origin = timed[0]["start"] if timed else 0.0
     values = _plottable(np.array([trials[i]["value"] for i in done], dtype=float))
     figures: dict[str, str] = {}
@@ -206,10 +216,12 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
                         values, np.array([trials[i]["trial"] for i in failed]), ended[1], mode, jobs.resumes)
         figures["evolution.png"] = f"{metric} per trial and the best so far, over trial index and wall time"
     varying = [c for c in columns if len({repr(v) for v in c.values if v is not None}) > 1]
-    if scores:
-        plots.importance(out / "importance.png", metric, scores)
-        figures["importance.png"] = "parameter importance (adjusted correlation ratio of ranks)"
-    ranked = sorted(varying, key=lambda c: -scores.get(c.name, 0.0))
+    scored = {name: s for name, s in scores.items() if s.score is not None}
+    if scored:
+        plots.importance(out / "importance.png", metric, {f"{name} (n={s.n})": s.score for name, s in scored.items()},
+                         left_out and f"left out, fewer than {MIN_TRIALS} trials: {left_out}")
+        figures["importance.png"] = "parameter importance (adjusted correlation ratio of ranks, failures as the worst)"
+    ranked = sorted(varying, key=lambda c: -(scores[c.name].score or 0.0))
     best = _best_trial(trials, best_config)
     # with exclusive branches, the parameters of the best trial's branch first: a pair or a line
     # across parameters that no trial has together shows nothing
@@ -226,6 +238,19 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
         plots.failures_and_throughput(out / "failures.png", reasons, throughput)
         figures["failures.png"] = ("failures by reason, and " if reasons else "") + "trials per minute per compute class"
     return figures
+
+
+def _left_out(scores: dict[str, Importance], columns: list[Column], trials: list[dict]) -> str:
+    """The parameters too few trials have to be scored, by the branch those trials are of."""
+    groups: dict[str, list[str]] = {}
+    for column in columns:
+        score = scores.get(column.name)
+        if score is not None and score.score is None and score.n:
+            branch = " or ".join(sorted({trials[i].get("subspace", "") for i, v in enumerate(column.values)
+                                         if v is not None}))
+            count = f"{score.n} trial" + "s" * (score.n > 1)
+            groups.setdefault(f"branch {branch} ({count})" if branch else f"({count})", []).append(column.name)
+    return "; ".join(f"{where}: {', '.join(names)}" for where, names in groups.items())
 
 
 def _pair_to_plot(ranked: list[Column], done: list[int]) -> list[Column] | None:
@@ -325,10 +350,10 @@ def _throughput(trials: list[dict], seconds: float) -> dict[str, dict[str, float
 
 # -- summary ---------------------------------------------------------------------------------------------
 def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], jobs: Jobs,
-             columns: list[Column], scores: dict[str, float], reasons: dict[str, int],
+             columns: list[Column], scores: dict[str, Importance], left_out: str, reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], figures: dict[str, str], best: dict | None) -> str:
-    done = [i for i, t in enumerate(trials) if t["status"] == "complete" and t.get("value") is not None]
-    failed = [t for t in trials if t["status"] == "failed"]
+    done = [i for i, t in enumerate(trials) if _complete(t)]
+    failed = [t for t in trials if _failed(t)]
     sign = 1 if experiment.mode == "min" else -1
     ordered = sorted(done, key=lambda i: (sign * trials[i]["value"], trials[i]["config_id"]))[:10]
     lines = [f"# Study {experiment.name}", "",
@@ -347,12 +372,16 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], j
     if reasons:
         lines += ["", "## Failures", "", "| reason | trials |", "|---|---|"]
         lines += [f"| {reason} | {count} |" for reason, count in reasons.items()]
-    if scores:
+    scored = sorted(((name, s) for name, s in scores.items() if s.score is not None), key=lambda kv: -kv[1].score)
+    if scored:
         lines += ["", "## Parameter importance", "",
                   "Share of the variance of the results' ranks that each parameter explains alone "
-                  "(adjusted correlation ratio; 0 = no visible main effect).", "",
-                  "| parameter | importance |", "|---|---|"]
-        lines += [f"| {k} | {v:.3f} |" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
+                  "(adjusted correlation ratio; 0 = no visible main effect); failed trials count as tied for "
+                  "the worst result. `trials`: the trials that have the parameter.", "",
+                  "| parameter | importance | trials |", "|---|---|---|"]
+        lines += [f"| {name} | {s.score:.3f} | {s.n} |" for name, s in scored]
+        if left_out:
+            lines += ["", f"Parameters left out, fewer than {MIN_TRIALS} trials: {left_out}."]
     if ordered:
         shown = [c for c in columns if any(c.values[i] is not None for i in ordered)]  # the branches shown
         lines += ["", f"## Best {len(ordered)} trials", "",
