@@ -20,8 +20,9 @@ def block(after: str, language: str = "") -> str:
 
 
 def shape(line: str) -> str:
-    """A printed line with its figures, configs and study path left out: what must not differ between runs."""
+    """A printed line with its figures, configs, study path and machine left out: what must not differ between runs."""
     line = re.sub(r"\{.*\}", "{config}", line)
+    line = re.sub(r" GB \(.*\), classes ", " GB (machine), classes ", line)
     line = re.sub(r"\S*(runs/svm-digits)", r"\1", line)
     return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", line)
 
