@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 
+from hpo_compss.search import make_searcher
 from hpo_compss.space import space_from_json
 from hpo_compss.space.encoding import Encoding
 
@@ -13,6 +14,7 @@ EVERY_DOMAIN = {  # parameter names are not domain keywords, or the object would
     "ln": {"ln_uniform": [-3, 2]}, "log2": {"log2_uniform": [-5, 15]}, "log10": {"log10_uniform": [-5, 8]},
     "logu": {"loguniform": [1e-5, 1e8]},
     "ri": {"randint": [1, 10, 2]}, "int": {"integer": [-3, 3]}, "l2ri": {"log2_randint": [-2, 6]},
+    "lint": {"loginteger": [16, 1024]},
     "lin": {"linspace": [0, 1, 5]}, "norm": {"normal": [1, 2]}, "lognorm": {"lognormal": [0, 1]},
     "pick": {"choice": ["a", 1, True, None, [1, 2], {"k": 1}]}, "list": [32, 64, 128],
     "const": 7, "rep": {"repeat": {"loguniform": [1e-3, 1]}, "n": 3},
@@ -51,6 +53,7 @@ def test_features_per_kind():
     kinds = {(slot.path[-1], slot.item): (slot.kind, slot.width) for slot in encoding.slots}
     assert kinds["log10", None] == ("continuous", 1)
     assert kinds["ri", None] == ("ordinal", 1)
+    assert kinds["lint", None] == ("ordinal", 1)
     assert kinds["pick", None] == ("categorical", 6)  # one-hot: no order between the values
     assert kinds["rep", 2] == ("continuous", 1)  # a feature per draw
     assert ("const", None) not in kinds and ("derived", None) not in kinds
@@ -66,6 +69,36 @@ def test_ordinal_values_sit_at_their_cell_centres_and_snap_there():
     assert [encoding.encode({"n": n})[0] for n in (1, 2, 3, 4)] == [0.125, 0.375, 0.625, 0.875]
     assert encoding.snap(np.array([0.3]))[0] == 0.375
     assert encoding.decode(np.array([0.3])) == {"n": 2}
+
+
+def test_log_integers_are_ordinal_in_log_space():
+    encoding = Encoding(space_from_json({"n": {"loginteger": [1, 1000]}}).subspaces[0])
+    scale = lambda k: (math.log(k) - math.log(0.5)) / math.log(1000.5 / 0.5)
+    for n in range(1, 1001):
+        x = encoding.encode({"n": n})
+        assert x[0] == pytest.approx(scale(n)) and encoding.decode(x) == {"n": n}
+        assert np.array_equal(encoding.snap(x), x)
+    assert encoding.decode(encoding.snap(np.array([scale(31.4)]))) == {"n": 31}
+    assert [encoding.decode(y) for y in encoding.neighbours(encoding.encode({"n": 100}))] == [{"n": 99}, {"n": 101}]
+    assert [encoding.decode(y) for y in encoding.neighbours(encoding.encode({"n": 1}))] == [{"n": 2}]
+    X = encoding.from_unit(np.random.default_rng(0).random((4000, 1)))
+    assert np.array_equal(encoding.snap(X), X)
+    drawn = [encoding.decode(x)["n"] for x in X]
+    assert np.median(drawn) == pytest.approx(math.sqrt(0.5 * 1000.5), rel=0.1)  # uniform on the log scale
+
+
+@pytest.mark.parametrize("name", ["gp", "tpe", "grid", "sobol", "random"])
+def test_every_searcher_proposes_log_integers(name):
+    searcher = make_searcher({"name": name}, space_from_json({"units": {"loginteger": [1, 100_000]}}), seed=0)
+    losses = []
+    for config_id in range(min(20, searcher.size or 20)):
+        suggestion = searcher.ask(config_id)
+        units = suggestion.config["units"]
+        assert isinstance(units, int) and 1 <= units <= 100_000
+        losses.append(abs(math.log(units / 300)))
+        searcher.tell(config_id, suggestion, losses[-1])
+    if searcher.adaptive:  # the models learn on the log scale: they come within a factor of 2 of 300 in 20 configs
+        assert min(losses) < math.log(2)
 
 
 def test_unit_points_become_valid_features_and_neighbours_are_one_step_away():

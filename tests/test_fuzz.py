@@ -99,11 +99,14 @@ def ordered(elements: st.SearchStrategy, size: int) -> st.SearchStrategy:
 
 counts = st.integers(-1, 40)
 integer_ranges = ordered(st.integers(-10, 10), 2) | st.tuples(ordered(st.integers(-10, 10), 2), counts).map(lambda t: t[0] + [t[1]])
+#: log integers: small ones, ones that may reach 0, and ones about the highest bound
+log_integers = ordered(st.integers(1, 3000) | st.integers(-2, 2) | st.integers(2**40 - 3, 2**40 + 3), 2)
 PLAUSIBLE_ARGS = {
     "uniform": ordered(small, 2) | narrow, "ln_uniform": ordered(exponents, 2) | narrow,
     "log2_uniform": ordered(exponents, 2) | narrow, "log10_uniform": ordered(exponents, 2) | narrow,
     "loguniform": ordered(positive, 2) | narrow.map(lambda pair: [10.0 ** x for x in pair]), "randint": integer_ranges,
     "integer": integer_ranges, "log2_randint": ordered(st.integers(-5, 12), 2),
+    "loginteger": log_integers | st.tuples(log_integers, counts).map(lambda t: t[0] + [t[1]]),
     "linspace": st.tuples(ordered(small, 2), counts).map(lambda t: t[0] + [t[1]]),
     "normal": st.tuples(small, st.floats(-1, 5)).map(list), "lognormal": st.tuples(small, st.floats(-1, 5)).map(list),
 }

@@ -8,8 +8,8 @@ import pytest
 
 from hpo_compss.errors import ConfigError
 from hpo_compss.space import (build, choice, constant, dependent, exclusive, exhaustive, integer, linspace,
-                              log2_randint, log10_uniform, lognormal, loguniform, normal, randint, repeat, space_from_json,
-                              uniform)
+                              log2_randint, log10_uniform, loginteger, lognormal, loguniform, normal, randint, repeat,
+                              space_from_json, uniform)
 from hpo_compss.space.domains import NORMAL_999_WIDTH
 
 SVM = {"kernel": {"exclusive": True,
@@ -42,6 +42,59 @@ def test_log2_randint_and_linspace_values():
     assert values == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
+def test_loginteger_draws_every_integer_log_uniformly():
+    values = [d["n"] for d in draws(build({"n": loginteger(16, 1024)}), n=4000)]
+    assert min(values) == 16 and max(values) == 1024 and all(isinstance(v, int) for v in values)
+    assert sum(v < 128 for v in values) / len(values) == pytest.approx(0.5, abs=0.03)  # 128 is the geometric midpoint
+    counts = [d["n"] for d in draws(build({"n": loginteger(1, 4)}), n=8000)]
+    shares = [counts.count(k) / len(counts) for k in (1, 2, 3, 4)]  # k owns [k - 0.5, k + 0.5] on a log scale
+    assert shares == pytest.approx([math.log((k + 0.5) / (k - 0.5)) / math.log(9) for k in (1, 2, 3, 4)], abs=0.02)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"loginteger": [0, 10]}, "space.x.loginteger: expected 1 <= low"),
+    ({"loginteger": [-5, 10]}, "space.x.loginteger: expected 1 <= low"),
+    ({"loginteger": [10, 5]}, "space.x.loginteger: expected low <= high, got low=10 high=5"),
+    ({"loginteger": [1.5, 4]}, "space.x.loginteger: expected an integer for low"),
+    ({"loginteger": [1, 2**60]}, "space.x.loginteger: expected integers within ±2**53"),
+    ({"loginteger": [1, 2**40 + 1]}, "space.x.loginteger: expected high <= 2**40"),
+    ({"loginteger": [16, 1024, 16]}, "space.x.loginteger: expected [low, high] (a log scale takes no step)"),
+    ({"integer": [16, 1024], "log": True}, 'space.x.log: unexpected key beside \'integer\' (for a log scale, write {"loginteger": [low, high]})'),
+])
+def test_loginteger_bounds_are_checked(data, expected):
+    with pytest.raises(ConfigError) as raised:
+        space_from_json({"x": data})
+    assert str(raised.value).startswith(expected)
+
+
+def test_loginteger_grid_is_spread_evenly_on_a_log_scale():
+    assert loginteger(16, 1024).grid(5) == [16, 45, 128, 362, 1024]
+    assert loginteger(1, 6).grid(5) == [1, 2, 3, 4, 6]  # distinct integers, though the low end is crowded
+    assert loginteger(3, 5).grid(5) == [3, 4, 5]
+    for low, high, points in ((1, 10, 9), (1, 2**40, 10_000), (100, 160, 50), (2**40 - 9, 2**40, 9)):
+        grid = loginteger(low, high).grid(points)
+        assert len(grid) == points and grid[0] == low and grid[-1] == high and grid == sorted(set(grid))
+
+
+def test_loginteger_values_sit_at_their_log_positions_and_come_back():
+    domain = loginteger(16, 1024)
+    assert domain.to_unit(128) == pytest.approx((math.log(128) - math.log(15.5)) / math.log(1024.5 / 15.5))
+    assert [domain.from_unit(u) for u in (0.0, np.nextafter(1.0, 0.0))] == [16, 1024]
+    for low, high in ((1, 1), (1, 300), (2**40 - 300, 2**40), (1, 2**40)):
+        domain = loginteger(low, high)
+        rng = random.Random(low)
+        for k in [low, high, *range(low, min(high, low + 300) + 1), *(rng.randint(low, high) for _ in range(300))]:
+            assert domain.from_unit(domain.to_unit(k)) == k
+        units = domain.centres(np.arange(min(domain.size, 300)))
+        assert np.all(np.diff(units) > 0) and np.array_equal(domain.cells(units), np.arange(len(units)))
+
+
+def test_domains_on_a_log_scale_say_so():
+    on_log = [log10_uniform(-3, 1), loguniform(1e-3, 1), log2_randint(1, 5), loginteger(1, 8), lognormal(0, 1)]
+    linear = [uniform(0, 1), integer(1, 8), randint(1, 8), linspace(0, 1, 3), normal(0, 1), choice([1, 10, 100])]
+    assert [d.log_scale for d in on_log] == [True] * 5 and [d.log_scale for d in linear] == [False] * 6
+
+
 def test_normal_and_lognormal():
     values = [d["v"] for d in draws(build({"v": normal(10, 2)}), n=2000)]
     assert abs(sum(values) / len(values) - 10) < 0.2
@@ -63,6 +116,7 @@ def test_shadho_complexity():
     assert log10_uniform(-4, 1).complexity() == pytest.approx(2 + 0.999 * 5)
     assert normal(0, 2).complexity() == pytest.approx(2 + 2 * NORMAL_999_WIDTH)
     assert choice(["a", "b", "c", "d"]).complexity() == pytest.approx(1.75)
+    assert loginteger(16, 1024).complexity() == pytest.approx(2 - 1 / 1009)
     assert constant(3).complexity() == 1
     assert repeat(choice([1, 2]), 3).complexity() == pytest.approx(1.5 ** 3)
     space = build({"a": uniform(0, 1), "b": choice([1, 2])})
@@ -119,9 +173,11 @@ def test_dependent_errors_name_the_key():
 def test_json_round_trip_and_python_builders_agree():
     data = {"kernel": SVM["kernel"], "n": {"randint": [1, 10, 3]}, "w": {"repeat": {"uniform": [0, 1]}, "n": 2},
             "opt": {"exhaustive": ["a", "b"]}, "d": {"dependent": "n * 2"}, "c": 5, "l": [1, 2], "y": {"linspace": [0, 1, 3]},
-            "v": {"normal": [0, 1]}, "z": {"integer": [1, 3]}, "b": {"log2_randint": [1, 4]}, "q": {"loguniform": [0.1, 10]}}
+            "v": {"normal": [0, 1]}, "z": {"integer": [1, 3]}, "b": {"log2_randint": [1, 4]}, "q": {"loguniform": [0.1, 10]},
+            "h": {"loginteger": [16, 1024]}}
     space = space_from_json(data)
     assert space_from_json(space.to_json()) == space
+    assert build({"h": loginteger(16, 1024)}) == space_from_json({"h": {"loginteger": [16, 1024]}})
     python = build({"kernel": exclusive(linear={"C": log2_uniform_(-5, 15)},
                                         rbf={"C": log2_uniform_(-5, 15), "gamma": log10_uniform(-4, 1)})})
     assert python == space_from_json({"kernel": SVM["kernel"]})
@@ -133,7 +189,8 @@ def log2_uniform_(low, high):
 
 
 def test_unit_decoding_covers_each_domain():
-    for domain in (uniform(-1, 1), log10_uniform(-3, 3), randint(0, 7), choice(list("abc")), normal(0, 1), linspace(0, 1, 4)):
+    for domain in (uniform(-1, 1), log10_uniform(-3, 3), randint(0, 7), choice(list("abc")), normal(0, 1), linspace(0, 1, 4),
+                   loginteger(1, 3)):
         low, high = domain.from_unit(0.0), domain.from_unit(0.999999)
         assert low != high
     assert constant({"a": 1}).decode([]) == {"a": 1}
@@ -161,7 +218,7 @@ def test_domains_whose_values_would_not_be_finite_doubles_are_refused(data, expe
 def test_every_value_of_an_accepted_extreme_domain_is_a_finite_double_that_encodes_back():
     for data in ({"log10_uniform": [-300, 300]}, {"loguniform": [1e-300, 1e300]}, {"log2_randint": [-1074, 1024]},
                  {"uniform": [-8e307, 8e307]}, {"normal": [0, 1e306]}, {"lognormal": [0, 86]},
-                 {"integer": [-2**53, 2**53]}, {"log10_uniform": [299.999, 300]}, {"ln_uniform": [-690, -689.999]},
+                 {"integer": [-2**53, 2**53]}, {"loginteger": [1, 2**40]}, {"log10_uniform": [299.999, 300]}, {"ln_uniform": [-690, -689.999]},
                  {"uniform": [1e16, 1e16 + 4]}, {"uniform": [-1e-300, 1e300]}):
         domain = space_from_json({"x": data}).subspaces[0].leaves[("x",)]
         for u in (0.0, 1e-9, 0.3, 0.5, 0.7, 1 - 1e-12, np.nextafter(1.0, 0.0)):

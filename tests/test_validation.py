@@ -9,6 +9,7 @@ import pytest
 from hpo_compss.cli import main
 from hpo_compss.errors import ConfigError
 from hpo_compss.experiment import load_experiment, parse_experiment
+from hpo_compss.space.codec import DOMAIN_KEYWORDS
 
 from conftest import ROOT, cli
 
@@ -210,3 +211,16 @@ def test_schema_rejects_what_the_parser_rejects_structurally():
                  "repeat_count_misspelt"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(json.loads((BAD / f"{name}.json").read_text()), schema)
+
+
+def test_the_schema_knows_every_domain_keyword():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
+    domains = {form["required"][0] for form in schema["$defs"]["domain"]["oneOf"]}
+    not_scopes = {form["required"][0] for form in schema["$defs"]["scope"]["not"]["anyOf"]}
+    assert domains == not_scopes == set(DOMAIN_KEYWORDS) | {"repeat"}
+    experiment = {"objective": "hpo_compss.examples.griewank:griewank", "space": {"n": {"loginteger": [16, 1024]}}}
+    jsonschema.validate(experiment, schema)
+    for bad in ([16, 1024, 2], [0, 8], [1.5, 8]):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**experiment, "space": {"n": {"loginteger": bad}}}, schema)

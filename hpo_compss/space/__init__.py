@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from .codec import space_from_json
-from .domains import Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogUniform, Normal, Repeat, Uniform
+from .domains import (Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogInteger, LogUniform, Normal, Repeat,
+                      Uniform)
 from .structure import Dependent, Exhaustive, Node, Scope, Space, SubSpace
 
 __all__ = [
     "Space", "SubSpace", "Domain", "build", "space_from_json", "uniform", "ln_uniform", "log2_uniform",
-    "log10_uniform", "loguniform", "randint", "integer", "log2_randint", "linspace", "normal", "lognormal", "choice",
-    "constant", "exhaustive", "repeat", "dependent", "scope", "exclusive",
+    "log10_uniform", "loguniform", "randint", "integer", "loginteger", "log2_randint", "linspace", "normal", "lognormal",
+    "choice", "constant", "exhaustive", "repeat", "dependent", "scope", "exclusive",
 ]
 
 
@@ -52,6 +53,12 @@ def randint(low: int, high: int, step: int = 1) -> IntRange:
 def integer(low: int, high: int, step: int = 1) -> IntRange:
     """Integers from low to high inclusive, every step."""
     return IntRange(low, high, step, "integer")
+
+
+def loginteger(low: int, high: int) -> LogInteger:
+    """Integers from low to high inclusive, drawn log-uniformly (Optuna's suggest_int(log=True)): for hidden units,
+    batch sizes, tree counts, whose effect is relative."""
+    return LogInteger(low, high)
 
 
 def log2_randint(low: int, high: int) -> Log2Int:

@@ -12,20 +12,23 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import ConfigError, Key, check_json, close_matches, did_you_mean
-from .domains import Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogUniform, Normal, Repeat, Uniform
+from .domains import (Choice, Constant, Domain, IntRange, Linspace, Log2Int, LogInteger, LogUniform, Normal, Repeat,
+                      Uniform)
 from .expression import ExpressionError
 from .structure import Dependent, Exhaustive, Node, Scope, Space
 
 
 class Numbers:
-    """A domain's arguments written as a list of numbers in one of ``forms`` ("low, high")."""
+    """A domain's arguments written as a list of numbers in one of ``forms`` ("low, high"); ``note`` says why
+    no other form is taken."""
 
-    def __init__(self, *forms: str):
+    def __init__(self, *forms: str, note: str = ""):
         self.forms = forms
+        self.note = f" ({note})" if note else ""
 
     def __call__(self, args: Any) -> tuple:
         if not isinstance(args, list) or len(args) not in {form.count(",") + 1 for form in self.forms}:
-            raise ValueError(f"expected {' or '.join(f'[{form}]' for form in self.forms)}, got {args!r}")
+            raise ValueError(f"expected {' or '.join(f'[{form}]' for form in self.forms)}{self.note}, got {args!r}")
         return tuple(args)
 
     @staticmethod
@@ -60,6 +63,7 @@ DOMAIN_KEYWORDS: dict[str, tuple[Numbers | Single, Callable[..., Node]]] = {
     "loguniform": (PAIR, lambda a, b: LogUniform(a, b, "loguniform")),
     "randint": (RANGE, lambda *a: IntRange(*a, keyword="randint")),
     "integer": (RANGE, lambda *a: IntRange(*a, keyword="integer")),
+    "loginteger": (Numbers("low, high", note="a log scale takes no step"), LogInteger),
     "log2_randint": (EXPONENTS, Log2Int),
     "linspace": (Numbers("low, high, n"), Linspace),
     "normal": (MOMENTS, lambda m, s: Normal(m, s, "normal")),
@@ -74,7 +78,8 @@ DOMAIN_KEYWORDS: dict[str, tuple[Numbers | Single, Callable[..., Node]]] = {
 MISSPELT = 0.8
 
 #: what to write for a domain given a log flag
-LOG_FORMS = {"uniform": '{"loguniform": [low, high]}', "normal": '{"lognormal": [mu, sigma]}'}
+LOG_FORMS = {"uniform": '{"loguniform": [low, high]}', "integer": '{"loginteger": [low, high]}',
+             "randint": '{"loginteger": [low, high]}', "normal": '{"lognormal": [mu, sigma]}'}
 
 
 def space_from_json(data: Any, path: tuple[Key, ...] = ("space",)) -> Space:

@@ -27,6 +27,9 @@ LOG_LIMIT = 1e300
 MIN_LOG_RATIO = 1.001
 #: integer domains stay within ±2**53, where every integer is a double and no range length overflows
 MAX_INTEGER = 2**53
+#: loginteger's highest bound: beyond it, neighbouring integers lie so close on a log scale that a double's
+#: rounding of their positions can swap them
+MAX_LOG_INTEGER = 2**40
 #: normal draws reach at most this many sigmas from mu (from_unit clips the quantile to [1e-12, 1 - 1e-12])
 NORMAL_REACH = 8.0
 
@@ -90,6 +93,8 @@ class Domain(ABC):
 
     #: how model searchers treat it: "continuous", "ordinal" (ordered finite values) or "categorical"
     kind: str = "continuous"
+    #: whether its values spread over orders of magnitude, so that plots show them on a log axis
+    log_scale: bool = False
 
     @abstractmethod
     def from_unit(self, u: float) -> Any:
@@ -168,6 +173,7 @@ class LogUniform(Domain):
     """
 
     KEYWORDS = {"ln_uniform": math.e, "log2_uniform": 2.0, "log10_uniform": 10.0}
+    log_scale = True
 
     def __init__(self, low: float, high: float, keyword: str = "log10_uniform"):
         self.keyword = keyword
@@ -216,6 +222,7 @@ class Normal(Domain):
 
     def __init__(self, mu: float, sigma: float, keyword: str = "normal"):
         self.keyword = keyword
+        self.log_scale = keyword == "lognormal"
         self.mu = _number(mu, "mu")
         self.sigma = _number(sigma, "sigma")
         if self.sigma <= 0:
@@ -266,7 +273,15 @@ class Discrete(Domain):
         return self._at(min(int(u * self.size), self.size - 1))
 
     def to_unit(self, value: Any) -> float:
-        return (self.index(value) + 0.5) / self.size
+        return float(self.centres(self.index(value)))
+
+    def cells(self, u: np.ndarray) -> np.ndarray:
+        """The index of the value whose cell holds each of an array of unit points (the models' features)."""
+        return np.minimum((u * self.size).astype(int), self.size - 1)
+
+    def centres(self, index: np.ndarray) -> np.ndarray:
+        """The unit point that stands for the value at each index, inside its cell (``to_unit``)."""
+        return (index + 0.5) / self.size
 
     def index(self, value: Any) -> int:
         """The position of ``value`` among the domain's values; ValueError when it is not one."""
@@ -290,16 +305,16 @@ class Discrete(Domain):
 
 
 class IntRange(Discrete):
-    """Integers ``range(low, high, step)``: ``randint`` excludes ``high`` (Python, SHADHO), ``integer`` includes it."""
+    """Integers ``range(low, high, step)``: ``randint`` excludes ``high`` (Python, SHADHO), the others include it."""
 
     def __init__(self, low: int, high: int, step: int = 1, keyword: str = "randint"):
         self.keyword = keyword
         low, high, step = _bounded_integer(low, "low"), _bounded_integer(high, "high"), _bounded_integer(step, "step")
         if step <= 0:
             raise ValueError(f"expected a positive step, got {step!r}")
-        stop = high + 1 if keyword == "integer" else high
+        stop = high if keyword == "randint" else high + 1
         if stop <= low:
-            raise ValueError(f"expected low {'<=' if keyword == 'integer' else '<'} high, got low={low} high={high}")
+            raise ValueError(f"expected low {'<' if keyword == 'randint' else '<='} high, got low={low} high={high}")
         self.low, self.high, self.step = low, high, step
         self.values = range(low, stop, step)
 
@@ -345,6 +360,7 @@ class Log2Int(Discrete):
     """``log2_randint(low, high)``: the powers ``2**i`` for ``i in range(low, high)``."""
 
     keyword = "log2_randint"
+    log_scale = True
 
     def __init__(self, low: int, high: int):
         self.low, self.high = _integer(low, "low"), _integer(high, "high")
@@ -369,6 +385,44 @@ class Log2Int(Discrete):
         if exponent not in self.values or self._at(exponent - self.low) != value:
             raise ValueError(f"{value!r} is not a value of {self!r}")
         return exponent - self.low
+
+
+class LogInteger(IntRange):
+    """``loginteger(low, high)``: the integers from low to high inclusive, drawn log-uniformly, as Optuna's
+    ``suggest_int(log=True)``: each integer k owns [k - 0.5, k + 0.5) of [low - 0.5, high + 0.5] on a log
+    scale, so a draw is exp(x) rounded, x uniform on [log(low - 0.5), log(high + 0.5)], and the unit point
+    that stands for k (what the models see) is log k on that scale."""
+
+    log_scale = True
+
+    def __init__(self, low: int, high: int):
+        super().__init__(low, high, 1, "loginteger")
+        if self.low < 1:
+            raise ValueError(f"expected 1 <= low (a log scale holds no 0), got low={low}")
+        if self.high > MAX_LOG_INTEGER:
+            raise ValueError(f"expected high <= 2**40 (beyond, neighbouring integers are too close on a log scale "
+                             f"for a double to keep apart), got high={high}")
+        self.start = math.log(self.low - 0.5)
+        self.width = math.log(self.high + 0.5) - self.start
+
+    def from_unit(self, u: float) -> int:
+        return self._at(int(self.cells(u)))
+
+    def cells(self, u: np.ndarray) -> np.ndarray:
+        values = np.floor(np.exp(self.start + u * self.width) + 0.5)
+        return np.clip(values, self.low, self.high).astype(np.int64) - self.low
+
+    def centres(self, index: np.ndarray) -> np.ndarray:
+        return (np.log(self.low + index) - self.start) / self.width
+
+    def grid(self, points: int) -> list:
+        """``points`` integers spread evenly on a log scale from low to high, each above the last."""
+        if self.size <= points:
+            return list(self.values)
+        values: list[int] = []
+        for x in np.linspace(math.log(self.low), math.log(self.high), points):
+            values.append(max(round(math.exp(x)), values[-1] + 1 if values else self.low))
+        return values
 
 
 class Choice(Discrete):

@@ -2,9 +2,11 @@
 
 Every draw of a leaf domain is a *slot*. A continuous slot is one feature, the domain's quantile (log
 domains in log space, normal ones through their CDF); an ordinal slot (integers, powers of two,
-linspace) is one feature at the centre of its value's cell, so neighbouring values stay neighbours;
-a categorical slot (choice) is one-hot, so no order is invented between its values. Features lie in
-[0, 1], and ``decode(encode(config)) == config`` for every config of the sub-space.
+linspace) is one feature at the centre of its value's cell, so neighbouring values stay neighbours
+(loginteger's cells are even on a log scale, and each value sits at its log position); a categorical
+slot (choice) is one-hot, so no order is invented between its values. The domain says which cell a
+point falls in and which point stands for a value (``cells``, ``centres``). Features lie in [0, 1],
+and ``decode(encode(config)) == config`` for every config of the sub-space.
 """
 from __future__ import annotations
 
@@ -105,11 +107,11 @@ class Encoding:
             if slot.kind == "continuous":
                 x[:, slot.start] = u
                 continue
-            index = np.minimum((u * slot.size).astype(int), slot.size - 1)
+            index = slot.domain.cells(u)
             if slot.kind == "categorical":
                 x[np.arange(len(u)), slot.start + index] = 1.0
             else:
-                x[:, slot.start] = (index + 0.5) / slot.size
+                x[:, slot.start] = slot.domain.centres(index)
         return x
 
     def snap(self, x: np.ndarray) -> np.ndarray:
@@ -123,7 +125,7 @@ class Encoding:
                 block[:] = 0.0
                 block[np.arange(len(block)), index] = 1.0
             else:
-                block[:, 0] = (np.minimum((block[:, 0] * slot.size).astype(int), slot.size - 1) + 0.5) / slot.size
+                block[:, 0] = slot.domain.centres(slot.domain.cells(block[:, 0]))
         return x
 
     def neighbours(self, x: np.ndarray) -> np.ndarray:
@@ -139,17 +141,17 @@ class Encoding:
                         y[slot.start + other] = 1.0
                         found.append(y)
             else:
-                index = min(int(x[slot.start] * slot.size), slot.size - 1)
+                index = int(slot.domain.cells(x[slot.start]))
                 for other in (index - 1, index + 1):
                     if 0 <= other < slot.size:
                         y = x.copy()
-                        y[slot.start] = (other + 0.5) / slot.size
+                        y[slot.start] = slot.domain.centres(other)
                         found.append(y)
         return np.array(found, dtype=float).reshape(len(found), self.width)
 
     def _unit(self, slot: Slot, x: np.ndarray) -> float:
         if slot.kind == "categorical":
-            return (int(np.argmax(x[slot.start:slot.start + slot.width])) + 0.5) / slot.size
+            return float(slot.domain.centres(int(np.argmax(x[slot.start:slot.start + slot.width]))))
         return float(min(max(x[slot.start], 0.0), np.nextafter(1.0, 0.0)))
 
 
