@@ -371,3 +371,22 @@ def test_importance_counts_failures_shows_trial_counts_and_names_what_it_left_ou
     assert "left out, fewer than 3 trials: branch model=b (2 trials): model.b.z" in summary
     labels = [label.get_text() for label in drawn["importance.png"].axes[0].get_yticklabels()]
     assert labels[0] == "optimizer (n=40)" and "model.a.x (n=38)" in labels
+
+
+def _colour_bars(fig) -> list:
+    return [ax._colorbar for ax in fig.axes if getattr(ax, "_colorbar", None) is not None]
+
+
+@pytest.mark.parametrize("shift", [0.0, -1.0])  # positive over two decades (log), or not all positive (ranks)
+def test_colours_resolve_the_good_end_and_the_colour_bar_reads_in_the_metric(tmp_path, drawn, shift):
+    rng = np.random.default_rng(4)
+    losses = shift + rng.permutation(np.geomspace(0.009, 0.9, 40))
+    records = [{"study": "started", "time": CLOCK}] + [
+        _record(t, {"x": float(rng.uniform(0, 1)), "y": float(rng.uniform(0, 1))}, float(v)) for t, v in enumerate(losses)]
+    report_study(_study(tmp_path / "s", {"space": {"x": {"uniform": [0, 1]}, "y": {"uniform": [0, 1]}}}, records))
+    for name in ("pair.png", "parallel.png"):
+        bars = _colour_bars(drawn[name])
+        assert bars, name
+        for bar in bars:
+            assert np.diff(bar.norm(shift + np.array([0.009, 0.02, 0.05]))).min() > 0.1, name
+            assert bar.ax.get_ylim() == pytest.approx((losses.min(), losses.max()), rel=0.01), name

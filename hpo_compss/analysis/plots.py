@@ -16,17 +16,47 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import FuncNorm, LogNorm, Normalize  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 #: above this many points a scatter becomes hexagonal bins
 HEXBIN_FROM = 2000
 FAILED_COLOUR = "#d62728"
-CMAP = "viridis_r"  # low values (good when minimising) are yellow-bright
+#: a minimised positive metric that spans this factor is coloured on a log scale
+LOG_COLOURS = 10.0
 
 
 def _point_style(n: int) -> dict:
     return {"s": max(2.0, min(30.0, 3000.0 / max(n, 1))), "alpha": max(0.15, min(0.9, 60.0 / math.sqrt(max(n, 1))))}
+
+
+def colour_scale(values: np.ndarray, mode: str) -> tuple[Normalize, str]:
+    """A norm and colour map that tell the good results apart: log for a minimised positive metric over a
+    decade or more, else the ranks of the values (each distinct value one step), so that a few bad
+    results do not squeeze the good ones into one colour. The best end is the dark one, which stands
+    out on white; the colour bar still reads in the metric's units."""
+    cmap = "viridis" if mode == "min" else "viridis_r"
+    low, high = float(np.min(values)), float(np.max(values))
+    if mode == "min" and low > 0 and high >= LOG_COLOURS * low:
+        return LogNorm(low, high), cmap
+    steps = np.unique(values)
+    if len(steps) < 3:
+        return Normalize(low, high), cmap
+    share = np.linspace(0.0, 1.0, len(steps))
+    return FuncNorm((lambda v: np.interp(v, steps, share), lambda s: np.interp(s, share, steps)), low, high), cmap
+
+
+def _colour_bar(fig: plt.Figure, ax: plt.Axes, norm: Normalize, cmap: str, metric: str) -> None:
+    """A colour bar in the metric's units, opaque whatever the alpha of what it colours."""
+    by_rank = isinstance(norm, FuncNorm)
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax,
+                       label=metric + (" (colours by rank)" if by_rank else " (log scale)" if isinstance(norm, LogNorm)
+                                       else ""))
+    if by_rank:  # ticks at even steps of rank, where the colours change evenly
+        ticks = norm.inverse(np.linspace(0.0, 1.0, 6))
+        bar.set_ticks(ticks, labels=[f"{t:.3g}".replace("-", "\N{MINUS SIGN}") for t in ticks])
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -110,24 +140,27 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
 
 
 def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.ndarray, values: np.ndarray,
-         logs: tuple[bool, bool], best: int | None, categories: tuple[list | None, list | None]) -> Path:
+         logs: tuple[bool, bool], best: int | None, categories: tuple[list | None, list | None], mode: str) -> Path:
     """Two parameters: scatter (hexagonal bins of the best value when dense) and an interpolated contour."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     tx, ty = (np.log10(x) if logs[0] else x), (np.log10(y) if logs[1] else y)
+    norm, cmap = colour_scale(values, mode)
     ax = axes[0]
     if len(values) > HEXBIN_FROM:
-        art = ax.hexbin(tx, ty, C=values, reduce_C_function=np.min, gridsize=40, cmap=CMAP)
+        ax.hexbin(tx, ty, C=values, reduce_C_function=np.min if mode == "min" else np.max, gridsize=40, cmap=cmap,
+                  norm=norm)
     else:
-        order = np.argsort(-values)  # best drawn last, on top
-        art = ax.scatter(tx[order], ty[order], c=values[order], cmap=CMAP, **_point_style(len(values)))
+        order = np.argsort(-values if mode == "min" else values)  # best drawn last, on top
+        ax.scatter(tx[order], ty[order], c=values[order], cmap=cmap, norm=norm, **_point_style(len(values)))
     ax.set_title(f"{names[0]} and {names[1]}: trials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM else ""))
-    fig.colorbar(art, ax=ax, label=metric)
+    _colour_bar(fig, ax, norm, cmap, metric)
     ax = axes[1]
     distinct = len(np.unique(np.c_[tx, ty], axis=0))
     if distinct >= 4 and np.ptp(tx) > 0 and np.ptp(ty) > 0:
         try:
-            art = ax.tricontourf(tx, ty, values, levels=14, cmap=CMAP)
-            fig.colorbar(art, ax=ax, label=metric)
+            ax.tricontourf(tx, ty, values, levels=np.unique(norm.inverse(np.linspace(0.0, 1.0, 15))), cmap=cmap,
+                           norm=norm)
+            _colour_bar(fig, ax, norm, cmap, metric)
         except (ValueError, RuntimeError):  # points on a line: no triangulation
             ax.text(0.5, 0.5, "points are collinear: no contour", ha="center", transform=ax.transAxes)
     else:
@@ -160,8 +193,8 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
     order = np.argsort(-rank)  # worst first
     axes_x = np.arange(k)
     segments = [np.c_[axes_x, columns[i]][np.isfinite(columns[i])] for i in order]
-    norm = plt.Normalize(values.min(), values.max()) if n else None
-    lines = LineCollection(segments, cmap=CMAP, norm=norm, linewidths=0.8,
+    norm, cmap = colour_scale(values, mode)
+    lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=0.8,
                            alpha=max(0.05, min(0.8, 25.0 / math.sqrt(max(n, 1)))))
     lines.set_array(values[order])
     ax.add_collection(lines)
@@ -181,7 +214,7 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
     ax.set_ylabel("position in the parameter's range (log where the domain is)")
     best = f"the best {top} trials in red" if n > 1 and top > 1 else "the best trial in red"
     ax.set_title(f"parameters per trial, coloured by {metric}; {best}")
-    fig.colorbar(lines, ax=ax, label=metric).solids.set_alpha(1.0)  # the lines fade, the scale must not
+    _colour_bar(fig, ax, norm, cmap, metric)
     return _save(fig, path)
 
 

@@ -228,7 +228,7 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
     own = [c for c in ranked if c.name != "branch" and c.values[best] is not None] if best is not None else []
     pair = _pair_to_plot(own, done) or _pair_to_plot(ranked, done)
     if pair and len(done) >= 3:
-        figures.update(_pair(out, metric, pair, done, values, best))
+        figures.update(_pair(out, metric, mode, pair, done, values, best))
     if varying and len(done) >= 2:
         shown = [c for c in ranked if c.name == "branch" or best is None or c.values[best] is not None][:12]
         figures.update(_parallel(out, metric, mode, shown, done, values))
@@ -288,7 +288,7 @@ def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
             [labels[k] for k in keys])
 
 
-def _pair(out: Path, metric: str, pair: list[Column], done: list[int], values: np.ndarray,
+def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int], values: np.ndarray,
           best: int | None) -> dict[str, str]:
     (x, xcats), (y, ycats) = _axis(pair[0], done), _axis(pair[1], done)
     keep = ~(np.isnan(x) | np.isnan(y))
@@ -299,7 +299,7 @@ def _pair(out: Path, metric: str, pair: list[Column], done: list[int], values: n
     y = y + (rng.uniform(-0.15, 0.15, len(y)) if ycats else 0)
     drawn = [i for i, k in zip(done, keep) if k]
     plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], values[keep],
-               (pair[0].log, pair[1].log), drawn.index(best) if best in drawn else None, (xcats, ycats))
+               (pair[0].log, pair[1].log), drawn.index(best) if best in drawn else None, (xcats, ycats), mode)
     return {"pair.png": f"{pair[0].name} and {pair[1].name} (the most important ones of the best trial's branch), "
                         f"coloured by {metric}"}
 
