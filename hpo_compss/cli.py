@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except ConfigError as error:
-        print(f"error: {source}: {error}", file=sys.stderr)
+        flag = bool(error.path) and str(error.path[0]).startswith("--")  # a flag's error is not the file's
+        print(f"error: {error}" if flag else f"error: {source}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (JournalWriteError, LockLost) as error:
         print(f"error: {source}: {error}; the driver stopped. Continue with: hpo-compss resume {source}",

@@ -102,7 +102,12 @@ def test_gpus_flag_refuses_ids_cuda_visible_devices_would_not_take_or_twice(flag
 def test_a_bad_gpus_flag_is_one_line_and_exit_code_2(tmp_path):
     done = cli("run", "configs/griewank.json", "--study-dir", str(tmp_path / "s"), "--gpus", "abc")
     assert done.returncode == 2 and not (tmp_path / "s").exists()
-    assert done.stderr.count("\n") == 1 and "--gpus: expected a count or ids like 0,2, got 'abc'\n" in done.stderr
+    assert done.stderr == "error: --gpus: expected a count or ids like 0,2, got 'abc'\n"  # the flag's error, not the file's
+
+
+def test_a_count_of_gpus_no_node_has_is_refused():
+    with pytest.raises(ConfigError, match=r"^--gpus: expected at most 1024 GPUs"):
+        detect_machine(gpus="1000000000000", environ={})
 
 
 @needs_two_cores

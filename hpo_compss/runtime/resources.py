@@ -64,6 +64,10 @@ def detect_machine(cpus: int | None = None, gpus: str | None = None,
 GPU_ID = re.compile(r"[0-9]+|GPU-[0-9a-fA-F-]+|MIG-[\w/-]+", re.ASCII)
 
 
+#: more GPUs than any node has: a count beyond it is a typo
+MAX_GPUS = 1024
+
+
 def _gpus(flag: str | None, environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     if flag is not None:
         return _gpu_flag(str(flag).strip()), "--gpus"
@@ -73,13 +77,15 @@ def _gpus(flag: str | None, environ: Mapping[str, str]) -> tuple[tuple[str, ...]
         return ids, "CUDA_VISIBLE_DEVICES"
     slurm_gpus = environ.get("SLURM_GPUS_ON_NODE", "")
     if slurm_gpus.isdigit():
-        return tuple(str(i) for i in range(int(slurm_gpus))), "SLURM_GPUS_ON_NODE"
+        return tuple(str(i) for i in range(min(int(slurm_gpus), MAX_GPUS))), "SLURM_GPUS_ON_NODE"
     return _nvidia_smi_gpus(), ""
 
 
 def _gpu_flag(flag: str) -> tuple[str, ...]:
     """``--gpus``: a count, or distinct ids CUDA would take, so that a typo never becomes a GPU of its own."""
     if re.fullmatch("[0-9]+", flag):
+        if int(flag) > MAX_GPUS:
+            raise ConfigError(("--gpus",), f"expected at most {MAX_GPUS} GPUs on one node, got {flag}")
         return tuple(str(i) for i in range(int(flag)))
     ids = [part.strip() for part in flag.split(",")]
     twice = [i for n, i in enumerate(ids) if i in ids[:n]]
