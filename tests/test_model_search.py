@@ -335,3 +335,16 @@ def test_many_candidates_in_many_dimensions_stay_within_bounded_memory(name, can
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 400 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize("domain", [{"loginteger": [1, 300]}, {"integer": [0, 20]}, {"log2_randint": [0, 9]}])
+def test_tpe_densities_of_an_ordered_domain_sum_to_one_over_its_values(domain):
+    from hpo_compss.search.model_based import Branch
+    from hpo_compss.search.tpe import _Parzen
+
+    branch = Branch(0, space_from_json({"k": domain}).subspaces[0])
+    slot = branch.encoding.slots[0]
+    everything = slot.domain.centres(np.arange(slot.size))[:, None]
+    for points in (np.zeros((0, 1)), everything[[3, 7, 8]]):
+        density = _Parzen(branch, points).log_density(everything)
+        assert np.exp(density).sum() == pytest.approx(1.0, abs=1e-9)

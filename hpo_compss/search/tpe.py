@@ -103,10 +103,10 @@ class _Parzen:
                     log_kernel = -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma * math.sqrt(2 * math.pi))
                     prior = 0.0
                 else:
-                    index = np.minimum((x * slot.size).astype(int), slot.size - 1)
-                    cell = ndtr((((index + 1) / slot.size) - mu) / sigma) - ndtr(((index / slot.size) - mu) / sigma)
+                    lower, upper = slot.domain.edges(slot.domain.cells(block[:, 0]))  # the value's own cell
+                    cell = ndtr((upper[:, None] - mu) / sigma) - ndtr((lower[:, None] - mu) / sigma)
                     log_kernel = np.log(np.maximum(cell, 1e-300))
-                    prior = -math.log(slot.size)
+                    prior = np.log(upper - lower)
                 log_kernel = log_kernel - np.log(np.maximum(mass, 1e-300))
             per_component[:, :-1] += log_kernel
             per_component[:, -1] += prior

@@ -283,6 +283,10 @@ class Discrete(Domain):
         """The unit point that stands for the value at each index, inside its cell (``to_unit``)."""
         return (index + 0.5) / self.size
 
+    def edges(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the cell of the value at each index begins and ends on the unit interval."""
+        return index / self.size, (index + 1) / self.size
+
     def index(self, value: Any) -> int:
         """The position of ``value`` among the domain's values; ValueError when it is not one."""
         key = canonical(value)
@@ -414,6 +418,10 @@ class LogInteger(IntRange):
 
     def centres(self, index: np.ndarray) -> np.ndarray:
         return (np.log(self.low + index) - self.start) / self.width
+
+    def edges(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value = self.low + np.asarray(index)
+        return (np.log(value - 0.5) - self.start) / self.width, (np.log(value + 0.5) - self.start) / self.width
 
     def grid(self, points: int) -> list:
         """``points`` integers spread evenly on a log scale from low to high, each above the last."""
