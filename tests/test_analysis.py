@@ -12,6 +12,7 @@ import pytest
 from conftest import cli, objective, trial_records, write_experiment
 
 from hpo_compss.analysis import plots
+from hpo_compss.analysis.plots import JITTER
 from hpo_compss.analysis.importance import correlation_ratio, groups_of
 from hpo_compss.analysis.paraver import TaskRun, Trace, TraceError, write_trace
 from hpo_compss.analysis.report import flatten, report_study, write_report
@@ -390,3 +391,42 @@ def test_colours_resolve_the_good_end_and_the_colour_bar_reads_in_the_metric(tmp
         for bar in bars:
             assert np.diff(bar.norm(shift + np.array([0.009, 0.02, 0.05]))).min() > 0.1, name
             assert bar.ax.get_ylim() == pytest.approx((losses.min(), losses.max()), rel=0.01), name
+
+
+def _categorical_study(folder: Path, optimizers: list[str], failing: str | None = None) -> Path:
+    """Loss by optimizer and lr (a log domain); every trial of ``failing`` fails."""
+    rng = np.random.default_rng(5)
+    records = [{"study": "started", "time": CLOCK}]
+    for t in range(60):
+        optimizer, lr = optimizers[t % len(optimizers)], float(10 ** rng.uniform(-5, 0))
+        loss = (np.log10(lr) + 2) ** 2 / 30 + optimizers.index(optimizer) + 0.01
+        records.append(_record(t, {"optimizer": optimizer, "lr": lr}, loss,
+                               reason="exception: ValueError" if optimizer == failing else None))
+    return _study(folder, {"space": {"optimizer": optimizers, "lr": {"loguniform": [1e-5, 1]}}}, records)
+
+
+@pytest.mark.parametrize("optimizers, failing", [(["adam", "lbfgs", "sgd"], None), (["adam", "sgd"], "sgd")])
+def test_the_pair_plot_draws_categories_as_strips_and_per_cell_bests_with_the_star_on_top(tmp_path, drawn, optimizers,
+                                                                                        failing):
+    from matplotlib.contour import ContourSet
+    report_study(_categorical_study(tmp_path / "s", optimizers, failing))
+    fig = drawn["pair.png"]
+    shown = [o for o in optimizers if o != failing]
+    trials, cells = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None]
+    assert not [c for ax in fig.axes for c in ax.collections if isinstance(c, ContourSet)]
+    for ax in (trials, cells):
+        assert ax.get_xlim() == pytest.approx((-0.5, len(shown) - 0.5))
+        assert [label.get_text() for label in ax.get_xticklabels()] == shown
+        assert ax.get_legend() is None
+    star = [line for line in trials.lines if line.get_marker() == "*"]
+    assert star and star[0].get_zorder() > max(a.get_zorder() for a in trials.collections)
+    frame = [patch for patch in cells.patches if patch.get_edgecolor()[:3] == (1, 0, 0)]  # the best trial's cell
+    assert frame and frame[0].get_zorder() > max(a.get_zorder() for a in cells.collections + cells.texts)
+    assert frame[0].get_x() + frame[0].get_width() / 2 == pytest.approx(star[0].get_xdata()[0], abs=JITTER)
+    x = trials.collections[0].get_offsets()[:, 0]
+    assert np.abs(x - np.round(x)).max() <= JITTER < 2 * np.abs(x - np.round(x)).max()  # spread in a band
+    texts = {text.get_text() for text in cells.texts}
+    for optimizer in shown:  # each category's best is the best of one of its cells
+        best = min(json.loads(line)["value"] for line in (tmp_path / "s" / "journal.jsonl").read_text().splitlines()
+                   if '"value"' in line and json.loads(line)["config"]["optimizer"] == optimizer)
+        assert f"{best:.3g}" in texts

@@ -19,10 +19,12 @@ import numpy as np  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import FuncNorm, LogNorm, Normalize  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 #: above this many points a scatter becomes hexagonal bins
 HEXBIN_FROM = 2000
+#: a category's points are spread this far either side of its tick
+JITTER = 0.3
 FAILED_COLOUR = "#d62728"
 #: a minimised positive metric that spans this factor is coloured on a log scale
 LOG_COLOURS = 10.0
@@ -141,44 +143,90 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
 
 def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.ndarray, values: np.ndarray,
          logs: tuple[bool, bool], best: int | None, categories: tuple[list | None, list | None], mode: str) -> Path:
-    """Two parameters: scatter (hexagonal bins of the best value when dense) and an interpolated contour."""
+    """Two parameters: the trials (hexagonal bins of the best value when dense), and the metric between
+    them: interpolated (linear on a triangulation) between two numbers, else the best value per cell,
+    as categories have no order to interpolate along. A category's points are spread in a band
+    around its tick; the best trial's star is drawn above everything, with no legend to hide it.
+    ``x`` and ``y`` are numbers, or category indices where ``categories`` names them.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     tx, ty = (np.log10(x) if logs[0] else x), (np.log10(y) if logs[1] else y)
     norm, cmap = colour_scale(values, mode)
+    rng = np.random.default_rng(0)  # equal categories spread a little, so their points do not hide each other
+    jx, jy = (t + (rng.uniform(-JITTER, JITTER, len(t)) if cats else 0) for t, cats in zip((tx, ty), categories))
     ax = axes[0]
     if len(values) > HEXBIN_FROM:
-        ax.hexbin(tx, ty, C=values, reduce_C_function=np.min if mode == "min" else np.max, gridsize=40, cmap=cmap,
+        ax.hexbin(jx, jy, C=values, reduce_C_function=np.min if mode == "min" else np.max, gridsize=40, cmap=cmap,
                   norm=norm)
     else:
         order = np.argsort(-values if mode == "min" else values)  # best drawn last, on top
-        ax.scatter(tx[order], ty[order], c=values[order], cmap=cmap, norm=norm, **_point_style(len(values)))
-    ax.set_title(f"{names[0]} and {names[1]}: trials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM else ""))
+        ax.scatter(jx[order], jy[order], c=values[order], cmap=cmap, norm=norm, **_point_style(len(values)))
+    ax.set_title(f"{names[0]} and {names[1]}: trials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM
+                                                          else "") + "; red star: the best")
     _colour_bar(fig, ax, norm, cmap, metric)
     ax = axes[1]
-    distinct = len(np.unique(np.c_[tx, ty], axis=0))
-    if distinct >= 4 and np.ptp(tx) > 0 and np.ptp(ty) > 0:
-        try:
-            ax.tricontourf(tx, ty, values, levels=np.unique(norm.inverse(np.linspace(0.0, 1.0, 15))), cmap=cmap,
-                           norm=norm)
-            _colour_bar(fig, ax, norm, cmap, metric)
-        except (ValueError, RuntimeError):  # points on a line: no triangulation
-            ax.text(0.5, 0.5, "points are collinear: no contour", ha="center", transform=ax.transAxes)
+    if any(categories):
+        _best_cells(ax, tx, ty, values, best, categories, norm, cmap, mode)
+        ax.set_title(f"best {metric} per cell (no interpolation); red frame: the best trial's")
+        _colour_bar(fig, ax, norm, cmap, metric)
     else:
-        ax.text(0.5, 0.5, "too few distinct points for a contour", ha="center", transform=ax.transAxes)
-    ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
-    ax.set_title(f"{metric}, interpolated (linear on a triangulation)")
-    for ax in axes:
-        if best is not None:
-            ax.plot(tx[best], ty[best], marker="*", color="red", markersize=16, markeredgecolor="black",
-                    linestyle="none", label="best")
-            ax.legend(fontsize=8, loc="upper right")
-        for axis, name, is_log, cats in ((ax.xaxis, names[0], logs[0], categories[0]),
-                                         (ax.yaxis, names[1], logs[1], categories[1])):
+        if len(np.unique(np.c_[tx, ty], axis=0)) >= 4 and np.ptp(tx) > 0 and np.ptp(ty) > 0:
+            try:
+                ax.tricontourf(tx, ty, values, levels=np.unique(norm.inverse(np.linspace(0.0, 1.0, 15))), cmap=cmap,
+                               norm=norm)
+                _colour_bar(fig, ax, norm, cmap, metric)
+            except (ValueError, RuntimeError):  # points on a line: no triangulation
+                ax.text(0.5, 0.5, "points are collinear: no contour", ha="center", transform=ax.transAxes)
+        else:
+            ax.text(0.5, 0.5, "too few distinct points for a contour", ha="center", transform=ax.transAxes)
+        ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
+        ax.set_title(f"{metric}, interpolated (linear on a triangulation)")
+    for ax, (sx, sy) in zip(axes, ((jx, jy), (tx, ty))):
+        if best is not None and (ax is axes[0] or not any(categories)):
+            ax.plot(sx[best], sy[best], marker="*", color="red", markersize=16, markeredgecolor="black",
+                    linestyle="none", zorder=10)
+        for axis, name, is_log, cats, limits in ((ax.xaxis, names[0], logs[0], categories[0], ax.set_xlim),
+                                                 (ax.yaxis, names[1], logs[1], categories[1], ax.set_ylim)):
             axis.set_label_text(f"log10 {name}" if is_log else name)
             if cats:
-                axis.set_ticks(range(len(cats)))
-                axis.set_ticklabels([str(c) for c in cats])
+                axis.set_ticks(range(len(cats)), labels=[str(c) for c in cats])
+                limits(-0.5, len(cats) - 0.5)
     return _save(fig, path)
+
+
+def _best_cells(ax: plt.Axes, tx: np.ndarray, ty: np.ndarray, values: np.ndarray, best: int | None,
+                categories: tuple[list | None, list | None], norm: Normalize, cmap: str, mode: str) -> None:
+    """The best value in each cell of a grid: a category, or a bin of a number, per axis; each value
+    written, the best trial's cell framed red."""
+    (ix, xedges), (iy, yedges) = _cells(tx, categories[0]), _cells(ty, categories[1])
+    grid = np.full((len(yedges) - 1, len(xedges) - 1), np.inf if mode == "min" else -np.inf)
+    (np.minimum if mode == "min" else np.maximum).at(grid, (iy, ix), values)
+    grid[np.isinf(grid)] = np.nan
+    ax.pcolormesh(xedges, yedges, np.ma.masked_invalid(grid), cmap=cmap, norm=norm)
+    if grid.size <= 80:
+        for (row, col), value in np.ndenumerate(grid):
+            if not np.isnan(value):
+                ax.text((xedges[col] + xedges[col + 1]) / 2, (yedges[row] + yedges[row + 1]) / 2, f"{value:.3g}",
+                        ha="center", va="center", fontsize=8, color="white" if norm(value) < 0.5 else "black")
+    if best is not None:  # framed, not starred: a star would hide the cell's value
+        ax.add_patch(Rectangle((xedges[ix[best]], yedges[iy[best]]), np.diff(xedges)[ix[best]],
+                               np.diff(yedges)[iy[best]], fill=False, edgecolor="red", linewidth=2.5, zorder=10,
+                               clip_on=False))
+
+
+def _cells(t: np.ndarray, categories: list | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's cell along one axis, and the cells' edges: one cell per category, per distinct value
+    of a number that has few, else eight quantile bins."""
+    if categories:
+        return t.astype(int), np.arange(len(categories) + 1) - 0.5
+    distinct = np.unique(t)
+    if len(distinct) <= 10:
+        gaps = np.diff(distinct) if len(distinct) > 1 else np.ones(1)
+        edges = np.concatenate([[distinct[0] - gaps[0] / 2], distinct[:-1] + np.diff(distinct) / 2,
+                                [distinct[-1] + gaps[-1] / 2]])
+    else:
+        edges = np.unique(np.quantile(t, np.linspace(0.0, 1.0, 9)))
+    return np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2), edges
 
 
 def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.ndarray, values: np.ndarray,

@@ -290,16 +290,13 @@ def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
 
 def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int], values: np.ndarray,
           best: int | None) -> dict[str, str]:
-    (x, xcats), (y, ycats) = _axis(pair[0], done), _axis(pair[1], done)
-    keep = ~(np.isnan(x) | np.isnan(y))
-    if keep.sum() < 3:
-        return {}
-    rng = np.random.default_rng(0)  # spread categories a little so equal points do not hide each other
-    x = x + (rng.uniform(-0.15, 0.15, len(x)) if xcats else 0)
-    y = y + (rng.uniform(-0.15, 0.15, len(y)) if ycats else 0)
+    keep = np.array([pair[0].values[i] is not None and pair[1].values[i] is not None for i in done], dtype=bool)
     drawn = [i for i, k in zip(done, keep) if k]
-    plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x[keep], y[keep], values[keep],
-               (pair[0].log, pair[1].log), drawn.index(best) if best in drawn else None, (xcats, ycats), mode)
+    if len(drawn) < 3:
+        return {}
+    (x, xcats), (y, ycats) = _axis(pair[0], drawn), _axis(pair[1], drawn)
+    plots.pair(out / "pair.png", metric, (pair[0].name, pair[1].name), x, y, values[keep], (pair[0].log, pair[1].log),
+               drawn.index(best) if best in drawn else None, (xcats, ycats), mode)
     return {"pair.png": f"{pair[0].name} and {pair[1].name} (the most important ones of the best trial's branch), "
                         f"coloured by {metric}"}
 
