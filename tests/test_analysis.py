@@ -430,3 +430,18 @@ def test_the_pair_plot_draws_categories_as_strips_and_per_cell_bests_with_the_st
         best = min(json.loads(line)["value"] for line in (tmp_path / "s" / "journal.jsonl").read_text().splitlines()
                    if '"value"' in line and json.loads(line)["config"]["optimizer"] == optimizer)
         assert f"{best:.3g}" in texts
+
+
+def test_parallel_coordinates_show_only_what_is_drawn_and_the_best_lines_on_top(tmp_path, drawn):
+    from matplotlib.collections import LineCollection
+    folder, records = _synthetic_study(tmp_path / "s", 400)  # the best is in branch a: b's lines cannot be drawn
+    report_study(folder)
+    ax = drawn["parallel.png"].axes[0]
+    assert "model=b" not in {text.get_text() for text in ax.texts}
+    lines = sorted((c for c in ax.collections if isinstance(c, LineCollection)), key=lambda c: c.get_zorder())
+    coloured = [c for c in lines if c.get_array() is not None]
+    rest, top = coloured
+    assert len(rest.get_segments()) + len(top.get_segments()) == 200  # branch a: no trial failed
+    assert len(top.get_segments()) >= 10 and top.get_array().max() <= rest.get_array().min()
+    assert rest.get_alpha() <= 0.3 and top.get_alpha() >= 0.8
+    assert lines[-1].get_array() is None and len(lines[-1].get_segments()) == 1  # the best trial, in red, above all

@@ -23,6 +23,8 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 #: above this many points a scatter becomes hexagonal bins
 HEXBIN_FROM = 2000
+#: parallel coordinates draw the best tenth of the lines on top, at most this many
+TOP_LINES = 100
 #: a category's points are spread this far either side of its tick
 JITTER = 0.3
 FAILED_COLOUR = "#d62728"
@@ -230,29 +232,31 @@ def _cells(t: np.ndarray, categories: list | None) -> tuple[np.ndarray, np.ndarr
 
 
 def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.ndarray, values: np.ndarray,
-                         ticks: list[tuple[list[float], list[str]]], mode: str) -> Path:
-    """One line per trial across every parameter (scaled to [0, 1] per axis), coloured by value, best on top.
+                         ticks: list[tuple[list[float], list[str]]], mode: str, best: int | None, scope: str) -> Path:
+    """One line per trial across every parameter (scaled to [0, 1] per axis), coloured by value. The best
+    tenth of the lines (at most ``TOP_LINES``) are drawn last and strong, the rest faded under them, so
+    that however many trials there are the good region stays visible; the best trial is red, above all.
 
     A NaN (a parameter of another branch) is skipped: the line goes straight on to the next axis it has.
     """
     n, k = columns.shape
     fig, ax = plt.subplots(figsize=(min(15, max(8, 1.3 * k + 3)), 5.5))
-    rank = np.argsort(np.argsort(values if mode == "min" else -values))  # 0 = best
-    order = np.argsort(-rank)  # worst first
-    axes_x = np.arange(k)
-    segments = [np.c_[axes_x, columns[i]][np.isfinite(columns[i])] for i in order]
+    order = np.argsort(-values if mode == "min" else values, kind="stable")  # worst first
+    segments = [np.c_[np.arange(k), columns[i]][np.isfinite(columns[i])] for i in order]
     norm, cmap = colour_scale(values, mode)
-    lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=0.8,
-                           alpha=max(0.05, min(0.8, 25.0 / math.sqrt(max(n, 1)))))
-    lines.set_array(values[order])
-    ax.add_collection(lines)
-    top = min(10, max(1, n // 100))  # the best 1 % (at most 10), drawn again in red
-    if n:
-        ax.add_collection(LineCollection(segments[-top:], colors="red", linewidths=1.0, alpha=0.8))
+    top = min(math.ceil(n / 10), TOP_LINES)
+    for part, alpha, width, zorder in ((slice(None, n - top), max(0.05, min(0.3, 8.0 / math.sqrt(n))), 0.6, 2),
+                                       (slice(n - top, None), 0.9, 1.1, 3)):
+        lines = LineCollection(segments[part], cmap=cmap, norm=norm, linewidths=width, alpha=alpha, zorder=zorder)
+        lines.set_array(values[order][part])
+        ax.add_collection(lines)
+    if best is not None:
+        line = np.c_[np.arange(k), columns[best]][np.isfinite(columns[best])]
+        ax.add_collection(LineCollection([line], colors="red", linewidths=2.2, zorder=4))
     for j, (positions, labels) in enumerate(ticks):
         ax.axvline(j, color="grey", linewidth=0.8)
         for position, label in zip(positions, labels):
-            ax.text(j + 0.03, position, label, fontsize=7, va="center")
+            ax.text(j + 0.03, position, label, fontsize=7, va="center", zorder=5)
     ax.set_xlim(-0.2, k - 0.6)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(range(k))
@@ -260,8 +264,8 @@ def parallel_coordinates(path: Path, metric: str, names: list[str], columns: np.
     ax.set_xlabel("parameter (most important first)")
     ax.set_yticks([])
     ax.set_ylabel("position in the parameter's range (log where the domain is)")
-    best = f"the best {top} trials in red" if n > 1 and top > 1 else "the best trial in red"
-    ax.set_title(f"parameters per trial, coloured by {metric}; {best}")
+    ax.set_title(f"parameters per trial ({scope}), coloured by {metric}\n"
+                 f"the best {top} on top, the others faded" + ("; the best trial in red" if best is not None else ""))
     _colour_bar(fig, ax, norm, cmap, metric)
     return _save(fig, path)
 

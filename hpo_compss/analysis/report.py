@@ -230,8 +230,8 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
     if pair and len(done) >= 3:
         figures.update(_pair(out, metric, mode, pair, done, values, best))
     if varying and len(done) >= 2:
-        shown = [c for c in ranked if c.name == "branch" or best is None or c.values[best] is not None][:12]
-        figures.update(_parallel(out, metric, mode, shown, done, values))
+        candidates = [c for c in ranked if c.name == "branch" or best is None or c.values[best] is not None]
+        figures.update(_parallel(out, metric, mode, candidates, done, values, best))
     if timed:
         figures.update(_timeline(out, timed, origin))
     if reasons or throughput:
@@ -301,11 +301,27 @@ def _pair(out: Path, metric: str, mode: str, pair: list[Column], done: list[int]
                         f"coloured by {metric}"}
 
 
-def _parallel(out: Path, metric: str, mode: str, columns: list[Column], done: list[int],
-              values: np.ndarray) -> dict[str, str]:
+def _parallel(out: Path, metric: str, mode: str, candidates: list[Column], done: list[int], values: np.ndarray,
+              best: int | None) -> dict[str, str]:
+    """Up to 12 axes, and the trials that have two of them at least: a line needs two ends. An axis on
+    which those trials do not differ is left out (with its value in the title), so no axis lists
+    what no line goes through."""
+    def drawable(columns: list[Column]) -> list[int]:
+        return [k for k, i in enumerate(done) if sum(c.values[i] is not None for c in columns) >= 2]
+
+    first = [done[k] for k in drawable(candidates)]
+    columns = [c for c in candidates if len({repr(c.values[i]) for i in first if c.values[i] is not None}) > 1][:12]
+    kept = drawable(columns)
+    if not kept or len(columns) < 2:
+        return {}
+    drawn = [done[k] for k in kept]
+    scope = f"{len(drawn)} trials"
+    if len(drawn) < len(done):
+        scope = f"{len(drawn)} of {len(done)} trials: " + ", ".join(f"{c.name} {c.values[drawn[0]]}" for c in candidates if c not in columns
+                                  and len({repr(c.values[i]) for i in drawn}) == 1 and c.values[drawn[0]] is not None)
     scaled, ticks = [], []
     for column in columns:
-        x, categories = _axis(column, done)
+        x, categories = _axis(column, drawn)
         if column.log:
             x = np.log10(x)
         finite = x[np.isfinite(x)]
@@ -317,8 +333,8 @@ def _parallel(out: Path, metric: str, mode: str, columns: list[Column], done: li
         else:
             label = (lambda t: f"{10 ** t:.3g}") if column.log else (lambda t: f"{t:.3g}")
             ticks.append(([0.0, 1.0], [label(low), label(high)]))
-    plots.parallel_coordinates(out / "parallel.png", metric, [c.name for c in columns], np.array(scaled).T, values,
-                               ticks, mode)
+    plots.parallel_coordinates(out / "parallel.png", metric, [c.name for c in columns], np.array(scaled).T,
+                               values[kept], ticks, mode, drawn.index(best) if best in drawn else None, scope)
     return {"parallel.png": f"every parameter per trial (parallel coordinates), coloured by {metric}"}
 
 
