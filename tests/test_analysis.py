@@ -445,3 +445,28 @@ def test_parallel_coordinates_show_only_what_is_drawn_and_the_best_lines_on_top(
     assert len(top.get_segments()) >= 10 and top.get_array().max() <= rest.get_array().min()
     assert rest.get_alpha() <= 0.3 and top.get_alpha() >= 0.8
     assert lines[-1].get_array() is None and len(lines[-1].get_segments()) == 1  # the best trial, in red, above all
+
+
+def _bars(ax) -> list[tuple[float, float, object]]:
+    """(start, width, collection) of every bar drawn."""
+    return [(path.vertices[:, 0].min(), np.ptp(path.vertices[:, 0]), c) for c in ax.collections for path in c.get_paths()]
+
+
+def test_the_timeline_draws_each_attempt_apart_and_trials_too_short_to_scale_visibly(tmp_path, drawn):
+    retried = _record(0, {"x": 0.5}, reason="timeout: killed after 2 s", start=CLOCK, seconds=2.0, retry=True)
+    records = [{"study": "started", "time": CLOCK}, retried,
+               _record(0, {"x": 0.5}, reason="timeout: killed after 2 s", start=CLOCK + 2.0, seconds=2.7, attempt=2),
+               _record(1, {"x": 0.3}, 0.0, start=CLOCK + 5, seconds=1)]
+    report_study(_study(tmp_path / "s", {"space": {"x": {"uniform": [0, 1]}}, "timeout": 2, "retries": 1}, records))
+    bars = _bars(drawn["timeline.png"].axes[0])
+    assert sorted(round(width, 3) for _, width, _ in bars) == [1.0, 2.0, 2.7]
+    for _, _, collection in bars:  # an edge between back-to-back attempts
+        assert collection.get_linewidth()[0] > 0 and tuple(collection.get_edgecolor()[0]) != tuple(
+            collection.get_facecolor()[0])
+    quick = [{"study": "started", "time": CLOCK}] + [_record(t, {"x": t / 100}, t / 100, start=CLOCK + t * 0.05,
+                                                             seconds=2e-5) for t in range(100)]
+    report_study(_study(tmp_path / "quick", {"space": {"x": {"uniform": [0, 1]}}}, quick))
+    ax = drawn["timeline.png"].axes[0]
+    span = 99 * 0.05
+    assert min(width for _, width, _ in _bars(ax)) >= span / 1000
+    assert "too short to draw to scale" in ax.get_title()

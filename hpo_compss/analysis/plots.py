@@ -23,6 +23,8 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 #: above this many points a scatter becomes hexagonal bins
 HEXBIN_FROM = 2000
+#: the narrowest timeline bar, as a share of the time span
+MIN_BAR = 0.001
 #: parallel coordinates draw the best tenth of the lines on top, at most this many
 TOP_LINES = 100
 #: a category's points are spread this far either side of its tick
@@ -73,18 +75,30 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 def timeline(path: Path, title: str, rows: Sequence[str], bars: Sequence[tuple[int, float, float, str, bool]],
              xlabel: str = "time since start (s)") -> Path:
-    """One row per executor (host and core, or trace thread); bars coloured by category, failures hatched red."""
+    """One row per executor (host and core, or trace thread); bars coloured by category, failures hatched red.
+
+    A bar wide enough has a white edge, so back-to-back attempts stay apart; a bar narrower than
+    ``MIN_BAR`` of the time span is drawn that wide, with no edge to hide it, and the title says how
+    many were, so trials too short to draw to scale do not read as nothing having run.
+    """
     categories = sorted({b[3] for b in bars})
     palette = [plt.get_cmap("tab10")(i) for i in range(10) if i != 3]  # red (3) marks failures
     colours = {c: palette[i % len(palette)] for i, c in enumerate(categories)}
     height = min(12.0, max(2.5, 0.3 * len(rows) + 1.5))
     fig, ax = plt.subplots(figsize=(11, height))
+    span = max((b[2] for b in bars), default=0.0) - min((b[1] for b in bars), default=0.0)
+    least = span * MIN_BAR
     by_row: dict[tuple[int, str, bool], list[tuple[float, float]]] = {}
     for row, start, end, category, failed in bars:
-        by_row.setdefault((row, category, failed), []).append((start, max(end - start, 0.0)))
+        by_row.setdefault((row, category, failed), []).append((start, max(end - start, least)))
     for (row, category, failed), spans in sorted(by_row.items(), key=lambda item: item[0][2]):  # failures on top
         ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=FAILED_COLOUR if failed else colours[category],
-                       hatch="//" if failed else None, linewidth=0)
+                       hatch="//" if failed else None, hatchcolor="black", edgecolor="white",
+                       linewidth=[0.5 if width > 5 * least else 0.0 for _, width in spans])
+    short = sum(b[2] - b[1] < least for b in bars)
+    if short:
+        title += (f"\n{short} of {len(bars)} bars too short to draw to scale (under {least:.2g} s): "
+                  f"drawn {least:.2g} s wide")
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows, fontsize=8 if len(rows) < 40 else 5)
     if len(rows) > 80:
