@@ -323,7 +323,7 @@ def test_wall_time_and_throughput_leave_out_the_gaps_between_jobs(tmp_path, draw
 
 
 
-def test_the_best_trials_table_names_each_trials_branch(tmp_path):
+def test_the_best_trials_table_names_each_trials_branch(tmp_path, drawn):
     folder, _ = _synthetic_study(tmp_path / "s", 60)
     rows = _table((report_study(folder) / "summary.md").read_text(), "Best 10 trials")
     assert len(rows) == 10 and {row["branch"] for row in rows} == {"model=a"}

@@ -153,7 +153,8 @@ def evolution(path: Path, metric: str, index: np.ndarray, ended: np.ndarray, val
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title(f"{metric} per trial, best so far")
-    axes[1].set_title(f"{metric} over wall time" + (f", {len(resumes) + 1} jobs end to end" if len(resumes) else ""))
+    axes[1].set_title(f"{metric} over the time the study ran"
+                      + (f" ({len(resumes) + 1} jobs, the gaps left out)" if len(resumes) else ""))
     return _save(fig, path)
 
 
@@ -177,13 +178,13 @@ def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.n
     else:
         order = np.argsort(-values if mode == "min" else values)  # best drawn last, on top
         ax.scatter(jx[order], jy[order], c=values[order], cmap=cmap, norm=norm, **_point_style(len(values)))
-    ax.set_title(f"{names[0]} and {names[1]}: trials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM
-                                                          else "") + "; red star: the best")
+    ax.set_title(f"{names[0]} and {names[1]}\ntrials" + (" (bins show the best value)" if len(values) > HEXBIN_FROM
+                                                         else "") + "; red star: the best")
     _colour_bar(fig, ax, norm, cmap, metric)
     ax = axes[1]
     if any(categories):
         _best_cells(ax, tx, ty, values, best, categories, norm, cmap, mode)
-        ax.set_title(f"best {metric} per cell (no interpolation); red frame: the best trial's")
+        ax.set_title(f"best {metric} per cell (categories are not interpolated)\nred frame: the best trial's cell")
         _colour_bar(fig, ax, norm, cmap, metric)
     else:
         if len(np.unique(np.c_[tx, ty], axis=0)) >= 4 and np.ptp(tx) > 0 and np.ptp(ty) > 0:
@@ -195,12 +196,15 @@ def pair(path: Path, metric: str, names: tuple[str, str], x: np.ndarray, y: np.n
                 ax.text(0.5, 0.5, "points are collinear: no contour", ha="center", transform=ax.transAxes)
         else:
             ax.text(0.5, 0.5, "too few distinct points for a contour", ha="center", transform=ax.transAxes)
-        ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
-        ax.set_title(f"{metric}, interpolated (linear on a triangulation)")
+        if len(values) <= HEXBIN_FROM:  # where the trials are; denser, the dots would hide the contour
+            ax.plot(tx, ty, ".", color="white", markersize=1.5, alpha=0.5)
+        ax.use_sticky_edges = False  # room for a star on the edge
+        ax.margins(0.03)
+        ax.set_title(f"{metric}, interpolated\n(linear on a triangulation)")
     for ax, (sx, sy) in zip(axes, ((jx, jy), (tx, ty))):
         if best is not None and (ax is axes[0] or not any(categories)):
             ax.plot(sx[best], sy[best], marker="*", color="red", markersize=16, markeredgecolor="black",
-                    linestyle="none", zorder=10)
+                    linestyle="none", zorder=10, clip_on=False)
         for axis, name, is_log, cats, limits in ((ax.xaxis, names[0], logs[0], categories[0], ax.set_xlim),
                                                  (ax.yaxis, names[1], logs[1], categories[1], ax.set_ylim)):
             axis.set_label_text(f"log10 {name}" if is_log else name)
