@@ -192,6 +192,7 @@ def drawn(monkeypatch) -> dict:
     monkeypatch.setattr(plots, "_save", keep)
     return figures
 
+
 def _table(summary: str, title: str) -> list[dict[str, str]]:
     """The rows of the markdown table under ``## title``, as dicts by column name."""
     section = summary.split(f"## {title}\n", 1)[1].split("\n## ")[0]

@@ -2,7 +2,8 @@
 
 They stay readable at 10,000 trials: points shrink and fade as their number grows, dense scatters
 become hexagonal bins that show each bin's best value, parallel coordinates draw the best lines
-last and strongest, and timelines draw one bar per trial with no edge lines.
+last and strongest over the faded rest, and timeline bars too short to see are drawn at a minimum
+width. Colours resolve the good end of the results (``colour_scale``).
 """
 from __future__ import annotations
 
@@ -56,11 +57,9 @@ def colour_scale(values: np.ndarray, mode: str) -> tuple[Normalize, str]:
 
 def _colour_bar(fig: plt.Figure, ax: plt.Axes, norm: Normalize, cmap: str, metric: str) -> None:
     """A colour bar in the metric's units, opaque whatever the alpha of what it colours."""
-    by_rank = isinstance(norm, FuncNorm)
-    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax,
-                       label=metric + (" (colours by rank)" if by_rank else " (log scale)" if isinstance(norm, LogNorm)
-                                       else ""))
-    if by_rank:  # ticks at even steps of rank, where the colours change evenly
+    scale = {FuncNorm: " (colours by rank)", LogNorm: " (log scale)"}.get(type(norm), "")
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=metric + scale)
+    if isinstance(norm, FuncNorm):  # ticks at even steps of rank, where the colours change evenly
         ticks = norm.inverse(np.linspace(0.0, 1.0, 6))
         bar.set_ticks(ticks, labels=[f"{t:.3g}".replace("-", "\N{MINUS SIGN}") for t in ticks])
 

@@ -200,8 +200,7 @@ def _iso(stamp: float | None) -> str:
 
 # -- figures ---------------------------------------------------------------------------------------------
 def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[dict], jobs: Jobs,
-             columns: list[Column],
-             scores: dict[str, Importance], left_out: str, reasons: dict[str, int],
+             columns: list[Column], scores: dict[str, Importance], left_out: str, reasons: dict[str, int],
              throughput: dict[str, dict[str, float]], best_config: dict | None) -> dict[str, str]:
     metric, mode = experiment.metric, experiment.mode
     done = [i for i, t in enumerate(trials) if _complete(t)]
@@ -214,7 +213,8 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
                  for some in (done, failed)]
         plots.evolution(out / "evolution.png", metric, np.array([trials[i]["trial"] for i in done]), ended[0],
                         values, np.array([trials[i]["trial"] for i in failed]), ended[1], mode, jobs.resumes)
-        figures["evolution.png"] = f"{metric} per trial and the best so far, over trial index and wall time"
+        figures["evolution.png"] = (f"{metric} per trial and the best so far, over trial index and over the time "
+                                    "the study ran")
     varying = [c for c in columns if len({repr(v) for v in c.values if v is not None}) > 1]
     scored = {name: s for name, s in scores.items() if s.score is not None}
     if scored:
@@ -236,7 +236,7 @@ def _figures(out: Path, experiment: Experiment, trials: list[dict], timed: list[
         figures.update(_timeline(out, timed, origin))
     if reasons or throughput:
         plots.failures_and_throughput(out / "failures.png", reasons, throughput)
-        figures["failures.png"] = ("failures by reason, and " if reasons else "") + "trials per minute per compute class"
+        figures["failures.png"] = "failures by reason, and " * bool(reasons) + "trials per minute per compute class"
     return figures
 
 
@@ -274,7 +274,7 @@ def _plottable(values: np.ndarray) -> np.ndarray:
 def _best_trial(trials: list[dict], best: dict | None) -> int | None:
     """Index of the best config's first complete trial (None before a config has finished)."""
     return next((i for i, t in enumerate(trials) if best is not None and t["config_id"] == best["config_id"]
-                 and t["status"] == "complete" and t.get("value") is not None), None)
+                 and _complete(t)), None)
 
 
 def _axis(column: Column, indices: list[int]) -> tuple[np.ndarray, list | None]:
@@ -315,10 +315,10 @@ def _parallel(out: Path, metric: str, mode: str, candidates: list[Column], done:
     if not kept or len(columns) < 2:
         return {}
     drawn = [done[k] for k in kept]
-    scope = f"{len(drawn)} trials"
-    if len(drawn) < len(done):
-        scope = f"{len(drawn)} of {len(done)} trials: " + ", ".join(f"{c.name} {c.values[drawn[0]]}" for c in candidates if c not in columns
-                                  and len({repr(c.values[i]) for i in drawn}) == 1 and c.values[drawn[0]] is not None)
+    shared = [f"{c.name} {c.values[drawn[0]]}" for c in candidates if c.values[drawn[0]] is not None
+              and len({repr(c.values[i]) for i in drawn}) == 1]  # the branch of the drawn trials, say
+    scope = (f"{len(drawn)} trials" if len(drawn) == len(done) else
+             f"{len(drawn)} of {len(done)} trials: " + ", ".join(shared))
     scaled, ticks = [], []
     for column in columns:
         x, categories = _axis(column, drawn)
@@ -400,8 +400,8 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], j
         lines += ["", f"## Best {len(ordered)} trials", "",
                   "| trial | " + experiment.metric + " | " + " | ".join(c.name for c in shown) + " |",
                   "|---" * (len(shown) + 2) + "|"]
-        lines += [f"| {trials[i]['trial']} | {trials[i]['value']:.6g} | " + " | ".join(_short(c.values[i]) for c in shown)
-                  + " |" for i in ordered]
+        lines += [f"| {trials[i]['trial']} | {trials[i]['value']:.6g} | "
+                  + " | ".join(_short(c.values[i]) for c in shown) + " |" for i in ordered]
     lines += ["", "## Figures", ""] + [f"- [{name}]({name}): {text}" for name, text in figures.items()]
     lines += ["", "Every trial is in [trials.csv](trials.csv)."]
     return "\n".join(lines) + "\n"
