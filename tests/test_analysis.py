@@ -471,3 +471,11 @@ def test_the_timeline_draws_each_attempt_apart_and_trials_too_short_to_scale_vis
     span = 99 * 0.05
     assert min(width for _, width, _ in _bars(ax)) >= span / 1000
     assert "too short to draw to scale" in ax.get_title()
+
+
+def test_a_space_without_log_domains_draws_its_numbers_on_linear_axes(tmp_path, drawn):
+    records = [{"study": "started", "time": CLOCK}] + [
+        _record(t, {"x": 10.0 ** -(t % 5), "y": t / 20}, t / 20) for t in range(20)]  # x spans four decades
+    report_study(_study(tmp_path / "s", {"space": {"x": {"uniform": [0, 1]}, "y": {"uniform": [0, 1]}}}, records))
+    labels = {drawn["pair.png"].axes[0].get_xlabel(), drawn["pair.png"].axes[0].get_ylabel()}
+    assert labels == {"x", "y"}

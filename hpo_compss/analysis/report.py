@@ -105,7 +105,8 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     reasons = dict(Counter(failure_group(t.get("reason", "unknown")) for t in trials if _failed(t)).most_common())
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
-    columns = [_column(name, [row.get(name) for row in flat], _log_names(experiment)) for name in names]
+    log_names = _log_names(experiment)
+    columns = [_column(name, [row.get(name) for row in flat], log_names) for name in names]
     if len({t.get("subspace", "") for t in trials}) > 1:  # which exclusive branch is a parameter of its own
         columns.insert(0, Column("branch", [t.get("subspace", "") for t in trials], numeric=False, log=False))
     extras = list(dict.fromkeys(key for t in trials for key in (t.get("extras") or {})))
@@ -150,10 +151,12 @@ def report_study(directory: str | Path) -> Path:
 
 
 # -- columns and table ----------------------------------------------------------------------------------
-def _log_names(experiment: Experiment) -> set[str]:
-    """Flattened names of parameters whose domain is logarithmic."""
+def _log_names(experiment: Experiment) -> set[str] | None:
+    """Flattened names of parameters whose domain is logarithmic (None without a space: explicit configs)."""
+    if experiment.space is None:
+        return None
     names: set[str] = set()
-    for sub in experiment.space.subspaces if experiment.space is not None else ():
+    for sub in experiment.space.subspaces:
         for path, domain in sub.leaves.items():
             name = ".".join(str(p) for p in path)
             inner = domain.domain if isinstance(domain, Repeat) else domain
@@ -162,11 +165,11 @@ def _log_names(experiment: Experiment) -> set[str]:
     return names
 
 
-def _column(name: str, values: list, log_names: set[str]) -> Column:
+def _column(name: str, values: list, log_names: set[str] | None) -> Column:
     present = [v for v in values if v is not None]
     numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
-    log = name in log_names
-    if numeric and not log_names and present and min(present) > 0:  # no space known (explicit configs)
+    log = log_names is not None and name in log_names
+    if numeric and log_names is None and min(present) > 0:  # no space known (explicit configs)
         log = max(present) / min(present) >= LOG_SPAN
     return Column(name, values, numeric, log)
 
