@@ -473,9 +473,11 @@ def test_the_timeline_draws_each_attempt_apart_and_trials_too_short_to_scale_vis
     assert "too short to draw to scale" in ax.get_title()
 
 
-def test_a_space_without_log_domains_draws_its_numbers_on_linear_axes(tmp_path, drawn):
+@pytest.mark.parametrize("domain, label", [({"uniform": [0, 1]}, "x"), ({"loginteger": [1, 100000]}, "log10 x"),
+                                           ({"lognormal": [0, 3]}, "log10 x")])
+def test_numbers_are_on_log_axes_where_the_domain_is_log_scaled_whatever_their_span(tmp_path, drawn, domain, label):
     records = [{"study": "started", "time": CLOCK}] + [
-        _record(t, {"x": 10.0 ** -(t % 5), "y": t / 20}, t / 20) for t in range(20)]  # x spans four decades
-    report_study(_study(tmp_path / "s", {"space": {"x": {"uniform": [0, 1]}, "y": {"uniform": [0, 1]}}}, records))
+        _record(t, {"x": 10 ** (t % 5), "y": t / 20}, t / 20) for t in range(20)]  # x spans four decades
+    report_study(_study(tmp_path / "s", {"space": {"x": domain, "y": {"uniform": [0, 1]}}}, records))
     labels = {drawn["pair.png"].axes[0].get_xlabel(), drawn["pair.png"].axes[0].get_ylabel()}
-    assert labels == {"x", "y"}
+    assert labels == {label, "y"}

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..results import Ledger, attempts_that_ran
-from ..space.domains import Log2Int, LogUniform, Repeat
+from ..space.domains import Repeat
 from . import plots
 from .importance import MIN_TRIALS, Importance, importance
 
@@ -152,7 +152,7 @@ def report_study(directory: str | Path) -> Path:
 
 # -- columns and table ----------------------------------------------------------------------------------
 def _log_names(experiment: Experiment) -> set[str] | None:
-    """Flattened names of parameters whose domain is logarithmic (None without a space: explicit configs)."""
+    """Flattened names of parameters whose domain is on a log scale (None without a space: explicit configs)."""
     if experiment.space is None:
         return None
     names: set[str] = set()
@@ -160,7 +160,7 @@ def _log_names(experiment: Experiment) -> set[str] | None:
         for path, domain in sub.leaves.items():
             name = ".".join(str(p) for p in path)
             inner = domain.domain if isinstance(domain, Repeat) else domain
-            if isinstance(inner, (LogUniform, Log2Int)):
+            if inner.log_scale:
                 names.update([name] if not isinstance(domain, Repeat) else [f"{name}[{i}]" for i in range(domain.n)])
     return names
 
