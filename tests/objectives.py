@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import random
 import subprocess
 import sys
 import time
@@ -92,6 +93,10 @@ def kills_its_task(config: dict) -> float:
     return config["x"]
 
 
+#: the size of the text a "huge_extras" trial returns: far above what a journal line holds
+HUGE_EXTRAS = 8 << 20
+
+
 def misbehave(config: dict, trial) -> object:
     """Does what ``config["fault"]`` names: every way an objective can fail, crash, hang or return nonsense."""
     import resource
@@ -137,7 +142,7 @@ def misbehave(config: dict, trial) -> object:
     if fault == "unpicklable":
         return {"loss": 0.125, "function": lambda: 0, "lock": __import__("threading").Lock()}
     if fault == "huge_extras":
-        return {"loss": 0.375, "text": "x" * (50 << 20), "small": 7}
+        return {"loss": 0.375, "text": "x" * HUGE_EXTRAS, "small": 7}
     return {"nan": math.nan, "inf": math.inf, "bool": True, "string": "0.5", "huge": sys.float_info.max,
             "huge_int": 10**400, "none": None, "list": [0.5]}[fault]
 
@@ -182,3 +187,9 @@ def breaks_its_folder(config: dict, trial) -> float:
 def anything(config: dict) -> float:
     """Accepts any config (the fuzz tests run generated spaces through real studies)."""
     return 0.5
+
+
+def jittered_bowl(config: dict) -> float:
+    """A smooth bowl that takes a random time (up to 0.15 s), so trials run at once end in any order."""
+    time.sleep(random.SystemRandom().uniform(0.0, 0.15))
+    return (config["x"] - 0.3) ** 2 + (config["y"] + 0.1) ** 2

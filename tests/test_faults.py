@@ -20,6 +20,7 @@ from hpo_compss.study import run_study
 
 from conftest import ROOT, cli, objective, processes_of, trial_records, wait_for_no_processes, write_experiment
 from test_compss import runcompss, standin_env
+from objectives import HUGE_EXTRAS
 
 #: each fault, the reason its trial must be recorded with (None: it completes), and whether it is retried
 FAULTS = {
@@ -72,7 +73,7 @@ def check_fault_study(study: Path) -> None:
     extras = next(r for r in by_fault["huge_extras"] if r["status"] == "complete")
     assert extras["extras"]["small"] == 7 and extras["extras"]["text"].startswith("<")
     kept = json.loads((study / extras["extras_file"]).read_text())
-    assert len(kept["text"]) == 50 << 20
+    assert len(kept["text"]) == HUGE_EXTRAS
     stdout = next(r for r in by_fault["stdout"] if r["status"] == "complete")
     assert (study / "trials" / str(stdout["trial"]) / "stdout.txt").stat().st_size > 200 << 20
     unpicklable = next(r for r in by_fault["unpicklable"] if r["status"] == "complete")

@@ -21,6 +21,7 @@ from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
 
 from conftest import ROOT, cli, ended, objective, trial_records, write_experiment
+from objectives import HUGE_EXTRAS
 
 #: random search over a space where about a third of the configs cannot be built (log of a negative number)
 GAPPY = {"name": "gappy", "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": 24}, "seed": 3,
@@ -186,8 +187,8 @@ def test_large_extras_stay_in_the_trials_folder(tmp_path):
     study = tmp_path / "study"
     run(data, study)
     (record,) = trial_records(study, "complete")
-    assert record["extras"]["small"] == 7 and record["extras"]["text"].startswith("<52428802 bytes")
-    assert len(json.loads((study / record["extras_file"]).read_text())["text"]) == 50 << 20
+    assert record["extras"]["small"] == 7 and record["extras"]["text"].startswith(f"<{HUGE_EXTRAS + 2} bytes")
+    assert len(json.loads((study / record["extras_file"]).read_text())["text"]) == HUGE_EXTRAS
     assert (study / "journal.jsonl").stat().st_size < 100_000
 
 
