@@ -249,7 +249,7 @@ def _validate(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.experiment, objective=args.objective)
     space = experiment.space
     parts = f"{len(space.subspaces)} sub-space(s), complexity {space.complexity():.4g}" if space else "no space"
-    print(f"ok: {experiment.name}: {parts}; algorithm {experiment.algorithm['name']}, "
+    print(f"ok: {experiment.name}: {parts}; {experiment.searcher().describe()}, "
           f"{experiment.trials} configs x {experiment.repeats} repeats; objective {experiment.objective}")
     return 0
 

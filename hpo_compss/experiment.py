@@ -75,7 +75,7 @@ class Experiment:
     inputs: dict[str, str] = field(default_factory=dict)
 
     def searcher(self) -> Searcher:
-        return make_searcher(self.algorithm, self.space, self.seed, self.mode)
+        return make_searcher(self.algorithm, self.space, self.seed, self.mode, self.trials)
 
     def reached_target(self, value: float) -> bool:
         return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
@@ -167,13 +167,14 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     space = None if spaceless else space_from_json(data.get("space"))
     seed = _integer(data if seed is None else {"seed": seed}, ("seed",), 0, 0, 2**63 - 1)
     algorithm = _algorithm(data, space)
-    searcher = make_searcher(algorithm, space, seed, mode) if check else None
-    size = searcher.size if searcher is not None else None
-
     budget = data.get("budget", {})
     if not isinstance(budget, dict):
         raise ConfigError(("budget",), f"expected an object like {{\"trials\": 100, \"seconds\": 3600}}, got {budget!r}")
     _no_unknown(budget, ("budget",), {"trials", "seconds"})
+    asked = _integer(budget, ("budget", "trials"), None, 1, MAX_TRIALS)
+    searcher = make_searcher(algorithm, space, seed, mode, asked) if check else None
+    size = searcher.size if searcher is not None else None
+
     if "trials" not in budget and (size or 0) > MAX_TRIALS:
         raise ConfigError(("budget", "trials"), f"missing: the {searcher.name} search has {size} configs, "
                                                 f"more than the {MAX_TRIALS} trials a study may run")

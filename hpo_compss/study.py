@@ -441,7 +441,8 @@ class Driver:
         self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
-                  + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes))
+                  + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes)
+                  + f"; {self.searcher.searcher.describe()}")
         record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
                   "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
                   "budget": budget, "source": self.source}

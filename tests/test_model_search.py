@@ -234,6 +234,7 @@ def test_background_keeps_the_order_of_requests_and_tells():
 def test_background_does_not_block_the_caller():
     class Slow:
         adaptive = True
+        batch = 0
 
         def ask(self, config_id):
             time.sleep(0.3)

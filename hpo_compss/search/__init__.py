@@ -31,17 +31,19 @@ class _Searchers(dict):
 
 SEARCHERS: dict[str, type[Searcher]] = _Searchers(
     random="random_search:RandomSearch", grid="grid:GridSearch", sobol="sobol:SobolSearch",
-    explicit="explicit:ExplicitSearch", gp="gp:GPSearch", tpe="tpe:TPESearch")
+    explicit="explicit:ExplicitSearch", gp="gp:GPSearch", tpe="tpe:TPESearch", auto="auto:AutoSearch")
 
 __all__ = ["Background", "Searcher", "Suggestion", "SEARCHERS", "make_searcher", "trial_seed"]
 
 
-def make_searcher(algorithm: dict[str, Any], space: Space | None, seed: int, mode: str = "min") -> Searcher:
-    """Build the searcher ``algorithm["name"]`` with the rest of ``algorithm`` as its options."""
+def make_searcher(algorithm: dict[str, Any], space: Space | None, seed: int, mode: str = "min",
+                  budget: int | None = None) -> Searcher:
+    """Build the searcher ``algorithm["name"]`` with the rest of ``algorithm`` as its options; ``budget``
+    is the study's trial budget, when known."""
     options = dict(algorithm)
     name = options.pop("name", None)
     if not isinstance(name, str) or name not in SEARCHERS:
         close = difflib.get_close_matches(str(name), SEARCHERS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(("algorithm", "name"), f"unknown algorithm {name!r}{hint}; expected one of {', '.join(SEARCHERS)}")
-    return SEARCHERS[name](space, seed, options, mode)
+    return SEARCHERS[name](space, seed, options, mode, budget)

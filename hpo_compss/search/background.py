@@ -5,6 +5,12 @@ trials meanwhile, or workers idle while results wait. The driver therefore *requ
 *takes* it when it is ready. Requests and tells are carried out strictly in the order the driver made
 them, so a searcher's suggestions depend on that order only, never on the thread's timing. Searchers
 that are not adaptive answer at once and run inline.
+
+With ``searcher.batch`` = q, the order of tells no longer depends on the trials either: results are
+held until every config of their batch (ids bq to bq + q - 1) has ended, then told in id order, and
+a config of batch b is asked only once the batches before it are told. Each config then depends only
+on the seed and on the results of earlier batches, whatever the number of workers and the order in
+which trials end; the price is idle workers while a batch's last trials run.
 """
 from __future__ import annotations
 
@@ -30,6 +36,13 @@ class Background:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._failure: Exception | None = None
+        self.batch = searcher.batch
+        #: results held until their batch is complete, by config id
+        self._held: dict[int, tuple[Suggestion, float | None]] = {}
+        #: every config below this id has been told
+        self._told = 0
+        #: requests waiting for the batches before their own to be told
+        self._deferred: list[int] = []
 
     def start(self) -> None:
         if self.threaded and self._thread is None:
@@ -51,16 +64,41 @@ class Background:
         return self.searcher.restore(config_id, suggestion)
 
     def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+        if not self.batch:
+            self._tell(config_id, suggestion, value)
+            return
+        self._held[config_id] = (suggestion, value)
+        batch = range(self._told, self._told + self.batch)
+        while all(i in self._held for i in batch):
+            for i in batch:
+                self._tell(i, *self._held.pop(i))
+            self._told = batch.stop
+            batch = range(self._told, self._told + self.batch)
+        ready = [i for i in self._deferred if self._may_ask(i)]
+        self._deferred = [i for i in self._deferred if i not in ready]
+        for config_id in ready:
+            self._ask(config_id)
+
+    def _tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
         if self._thread is None:
             self.searcher.tell(config_id, suggestion, value)
         else:
             self._events.put(("tell", config_id, suggestion, value))
+
+    def _may_ask(self, config_id: int) -> bool:
+        return not self.batch or config_id - config_id % self.batch <= self._told
 
     def request(self, config_id: int) -> None:
         """Start working on ``config_id`` (once); ``take`` collects it."""
         if config_id in self._requested:
             return
         self._requested.add(config_id)
+        if self._may_ask(config_id):
+            self._ask(config_id)
+        else:
+            self._deferred.append(config_id)
+
+    def _ask(self, config_id: int) -> None:
         if self._thread is None:
             self._answers[config_id] = self._answer(config_id)
         else:

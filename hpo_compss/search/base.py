@@ -31,12 +31,19 @@ class Searcher(ABC):
     needs_space: bool = True
     #: whether its proposals depend on results (then it is asked on a thread of its own, see .background)
     adaptive: bool = False
+    #: when above 0, results reach it in fixed batches of this many configs, in config-id order, so its
+    #: proposals are the same whatever the number of workers and the order trials end in (.background)
+    batch: int = 0
 
-    def __init__(self, space: Space | None, seed: int, options: dict[str, Any], mode: str = "min"):
+    def __init__(self, space: Space | None, seed: int, options: dict[str, Any], mode: str = "min",
+                 budget: int | None = None):
         if self.needs_space and space is None:
             raise ConfigError(("space",), f"the '{self.name}' algorithm needs a search space")
         self.space = space
         self.seed = seed
+        self.mode = mode
+        #: the study's trial budget, when known (a searcher may choose how to search by it)
+        self.budget = budget
         self.options = dict(options)
         #: the options ``option`` was asked for, which an unknown one is compared with
         self.known: list[str] = []
@@ -50,6 +57,15 @@ class Searcher(ABC):
 
     def configure(self) -> None:
         """Read the algorithm's options with ``option`` and set up; an option left unread is an error."""
+
+    def describe(self) -> str:
+        """What searches, for the start-up line."""
+        return f"algorithm {self.name}{self.batching()}"
+
+    def batching(self) -> str:
+        if not self.batch:
+            return ""
+        return f", told results in batches of {self.batch} configs (the same configs with any number of workers)"
 
     @property
     def size(self) -> int | None:

@@ -59,6 +59,7 @@ class ModelSearcher(Searcher):
     def configure(self) -> None:
         dims = max(sub.dims for sub in self.space.subspaces)
         self.initial = self.option("initial", int, min(max(dims + 1, 5), 10), 1, 100_000)
+        self.batch = self.option("batch", int, 0, 0, 100_000)
         self.branches = [Branch(i, sub) for i, sub in enumerate(self.space.subspaces)]
         self.by_name = {branch.sub.name: branch for branch in self.branches}
         self.design = SobolSearch(self.space, self.seed, {})
