@@ -66,7 +66,7 @@ def test_the_start_up_line_and_validate_say_what_auto_chose(tmp_path):
                                              "space": {"x": {"uniform": [0, 1]}}, "algorithm": "auto",
                                              "budget": {"trials": 6}})
     validated = cli("validate", str(experiment))
-    assert validated.returncode == 0 and "algorithm auto chose gp (1 dimensions, 1 branch)" in validated.stdout
+    assert validated.returncode == 0 and "algorithm auto chose gp (1 dimension, 1 branch: few enough for a GP)" in validated.stdout
     done = cli("run", str(experiment), "--study-dir", str(tmp_path / "study"))
     assert done.returncode == 0, done.stderr
-    assert "; algorithm auto chose gp (1 dimensions, 1 branch)" in done.stdout.splitlines()[0]
+    assert "; algorithm auto chose gp (1 dimension, 1 branch: few enough for a GP)" in done.stdout.splitlines()[0]

@@ -44,13 +44,13 @@ class AutoSearch(Searcher):
                 self.choice = f"grid: all {grid.size} configs fit the budget"
                 return
         if dims > GP_MAX_DIMS or len(subspaces) > GP_MAX_BRANCHES:
-            why = (f"{dims} dimensions (more than {GP_MAX_DIMS})" if dims > GP_MAX_DIMS
-                   else f"{len(subspaces)} branches (more than {GP_MAX_BRANCHES})")
+            why = (f"{_count(dims, 'dimension')} (more than {GP_MAX_DIMS})" if dims > GP_MAX_DIMS
+                   else f"{_count(len(subspaces), 'branch')} (more than {GP_MAX_BRANCHES})")
             self.plan = [(0, TPESearch(self.space, self.seed, model_options, self.mode))]
             self.choice = f"tpe: {why}, too many for a GP"
         else:
             self.plan = [(0, GPSearch(self.space, self.seed, model_options, self.mode))]
-            self.choice = f"gp ({dims} dimensions, {len(subspaces)} branch{'es' if len(subspaces) > 1 else ''})"
+            self.choice = f"gp ({_count(dims, 'dimension')}, {_count(len(subspaces), 'branch')}: few enough for a GP)"
             if self.budget is None or self.budget > GP_CONFIGS:
                 self.plan.append((GP_CONFIGS, TPESearch(self.space, self.seed, model_options, self.mode)))
                 self.choice += f" for the first {GP_CONFIGS} configs, then tpe, which stays fast with many results"
@@ -84,3 +84,7 @@ class AutoSearch(Searcher):
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         return all([searcher.restore(config_id, suggestion) for searcher in self._searchers()])
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("ch") else "s")
