@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-from hpo_compss.experiment import ComputeClass  # noqa: E402
+from hpo_compss.trial import ComputeClass  # noqa: E402
 from hpo_compss.runtime.local import LocalEngine  # noqa: E402
 from hpo_compss.runtime.resources import detect_machine  # noqa: E402
 from hpo_compss.runtime.supervisor import supervise  # noqa: E402

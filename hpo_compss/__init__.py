@@ -21,6 +21,7 @@ _EXPORTS = {
     "ConfigError": "hpo_compss.errors",
     "report_study": "hpo_compss.analysis.report",
     "analyse_trace": "hpo_compss.analysis.trace_analysis",
+    "trace_study": "hpo_compss.analysis.study_trace",
 }
 __all__ = sorted(_EXPORTS)
 

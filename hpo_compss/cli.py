@@ -123,12 +123,14 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     machine = detect_machine(args.cpus, args.gpus)
     if args.max_running is not None and args.max_running < 1:
         raise ConfigError(("--max-running",), f"expected a positive integer, got {args.max_running}")
+    backend = _backend(args.backend)
     try:
-        outcome = run_study(experiment, directory, machine, backend=_backend(args.backend),
-                            max_running=args.max_running)
+        outcome = run_study(experiment, directory, machine, backend=backend, max_running=args.max_running)
     except Interrupted as interruption:
         print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
+        _trace_study(directory, backend)
         return 128 + interruption.signum
+    _trace_study(directory, backend)
     ledger = outcome.ledger
     print(f"study {experiment.name}: {ledger.n_trials} trials ({ledger.count('complete')} complete, "
           f"{ledger.count('failed')} failed) in {outcome.seconds:.1f} s; stopped: {outcome.stop_reason}")
@@ -139,6 +141,18 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     print(_best_line(experiment.metric, best))
     print(f"study folder: {directory}  (hpo-compss status {directory})")
     return 0
+
+
+def _trace_study(directory: Path, backend: str) -> None:
+    """The local engine's Paraver trace of the study, from its journal (COMPSs writes its own with --tracing)."""
+    from .analysis.study_trace import trace_study
+
+    if backend != "local":
+        return
+    try:
+        trace_study(directory)
+    except OSError as error:
+        print(f"warning: cannot write the study's trace: {error}", file=sys.stderr)
 
 
 def _backend(choice: str) -> str:

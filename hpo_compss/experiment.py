@@ -18,6 +18,7 @@ from .errors import MAX_DEPTH, ConfigError, Key, check_json, did_you_mean
 from .runtime.objective import ObjectiveError, load_objective
 from .search import SEARCHERS, Searcher, make_searcher
 from .space import Space, space_from_json
+from .trial import ComputeClass
 
 KEYS = {
     "$schema", "name", "description", "objective", "metric", "mode", "space", "algorithm", "budget", "seed",
@@ -27,25 +28,6 @@ DEFAULT_TRIALS = 100
 DEFAULT_FIRST_FAILURES = 5
 MAX_TRIALS = 10_000_000
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class ComputeClass:
-    """What one trial of this class needs: the local engine's slot and the COMPSs @constraint."""
-
-    name: str
-    cpus: int = 1
-    gpus: int = 0
-    memory_gb: float | None = None
-    max_tasks: int | None = None
-
-    def to_json(self) -> dict:
-        body: dict[str, Any] = {"cpus": self.cpus, "gpus": self.gpus}
-        if self.memory_gb is not None:
-            body["memory_gb"] = self.memory_gb
-        if self.max_tasks is not None:
-            body["max_tasks"] = self.max_tasks
-        return body
 
 
 @dataclass

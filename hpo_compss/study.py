@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .analysis.study_trace import write_study_trace
 from .errors import ConfigError, InvalidConfig
 from .experiment import Experiment
 from .folder import SOURCE_DIR, SUMMARY_FILE, TRIALS_DIR, journal_of, keep_source, open_study, save_summary
@@ -126,8 +125,6 @@ class Driver:
             finally:
                 self.searcher.close()
                 self.journal.close()
-                if self.backend == "local":  # COMPSs writes its own trace (runcompss --tracing)
-                    self._write_trace()
         return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
     def _drive(self, engine: Engine) -> None:
@@ -158,7 +155,9 @@ class Driver:
         if self.backend == "compss":
             from .runtime.compss import CompssEngine
 
-            return CompssEngine(self.experiment, self.directory, self.machine, self.max_running)
+            experiment = self.experiment
+            return CompssEngine(self.machine, experiment.compute_classes, experiment.objective, self.directory,
+                                experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running)
         classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
         for warning in warnings:
             self._say(f"warning: {warning}")
@@ -404,13 +403,6 @@ class Driver:
                 self._say(f"warning: cannot save {SUMMARY_FILE} ({error.strerror}); status reads the whole journal")
             else:
                 raise
-
-    def _write_trace(self) -> None:
-        try:
-            write_study_trace(self.directory, self.journal.records(skip_damaged=True),
-                              [c.name for c in self.experiment.compute_classes])
-        except OSError as error:
-            self._say(f"warning: cannot write the study's trace: {error}")
 
     # -- records and output -------------------------------------------------------------------------
     def _tasks(self, config_id: int, suggestion: Suggestion) -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo_compss.experiment import ComputeClass
+from hpo_compss.trial import ComputeClass
 from conftest import ROOT, cli, journal, objective, trial_records, wait_for_no_processes, write_experiment
 from objectives import expected_failure
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_compss.experiment import ComputeClass, parse_experiment
+from hpo_compss.experiment import parse_experiment
+from hpo_compss.trial import ComputeClass
 from hpo_compss.runtime.local import LocalEngine
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hpo_compss.errors import ConfigError, InvalidConfig
-from hpo_compss.experiment import ComputeClass, Experiment, load_experiment, parse_experiment
+from hpo_compss.experiment import Experiment, load_experiment, parse_experiment
+from hpo_compss.trial import ComputeClass
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.search import Suggestion
 from hpo_compss.space import Space

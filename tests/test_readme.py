@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from hpo_compss.experiment import load_experiment, parse_experiment
 

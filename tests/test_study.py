@@ -1,7 +1,6 @@
 """Whole studies: the command line, the journal, status, stop rules, kill -9 and resume."""
 import io
 import json
-import os
 import signal
 import subprocess
 import sys

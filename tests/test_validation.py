@@ -1,6 +1,5 @@
 """Every malformed experiment file is refused before any trial runs: one line, the key path, exit code 2."""
 import json
-import math
 import time
 from pathlib import Path
 

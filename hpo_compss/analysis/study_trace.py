@@ -1,4 +1,4 @@
-"""A study's own Paraver trace, written from its journal after each run of the local engine.
+"""A study's own Paraver trace, written from its journal (by ``run`` after each run of the local engine).
 
 Every attempt that ran (complete, failed or cancelled, with its start and end) is one task; its
 task type is its compute class (value = the class's position + 1, labelled in the ``.pcf``), its
@@ -36,3 +36,11 @@ def write_study_trace(directory: Path, records: Iterable[dict], class_names: lis
     for index, run in enumerate(ran):  # task ids in order of start
         ran[index] = replace(run, task_id=index + 1)
     return write_trace(Path(directory) / TRACE_FILE, ran, {i: f"trial ({name})" for i, name in enumerate(names, 1)})
+
+
+def trace_study(directory: str | Path) -> Path | None:
+    """Write the trace of the study in ``directory`` from its journal; None when no trial has run yet."""
+    from ..folder import journal_of, load_study
+
+    classes = [cls.name for cls in load_study(directory, check=False).compute_classes]
+    return write_study_trace(Path(directory), journal_of(directory).records(skip_damaged=True), classes)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..experiment import ComputeClass, Experiment
+from ..trial import ComputeClass
 from . import inbox
 from .engine import Finished
 from .resources import Assignment, Machine
@@ -71,24 +71,27 @@ class CompssEngine:
 
     name = "compss"
 
-    def __init__(self, experiment: Experiment, study_dir: Path, machine: Machine, max_running: int | None = None):
+    def __init__(self, machine: Machine, classes: list[ComputeClass], objective: str, study_dir: Path,
+                 timeout: float | None = None, fresh_process: bool = False, inputs: dict[str, str] | None = None,
+                 max_running: int | None = None):
         from pycompss.api.api import TaskGroup, compss_cancel_group, compss_get_number_of_resources, compss_wait_on
 
         from . import compss_tasks
 
         self.sequential = compss_context() != "runtime"
-        self.classes = experiment.compute_classes
-        self.objective = experiment.objective
+        self.classes = classes
+        self.objective = objective
         self.study_dir = str(Path(study_dir).resolve())
-        self.timeout = experiment.timeout
-        self.fresh_process = experiment.fresh_process
-        files = {name: path for name, path in experiment.inputs.items() if os.path.isfile(path)}
-        folders = {name: path for name, path in experiment.inputs.items() if name not in files}
+        self.timeout = timeout
+        self.fresh_process = fresh_process
+        inputs = inputs or {}
+        files = {name: path for name, path in inputs.items() if os.path.isfile(path)}
+        folders = {name: path for name, path in inputs.items() if name not in files}
         self.names = [*files, *folders]
         self.files = list(files.values()) or None
         self.folders = list(folders.values())
         self.functions: dict[str, Callable] = {
-            cls.name: compss_tasks.task_for(cls, bool(files), experiment.timeout) for cls in self.classes}
+            cls.name: compss_tasks.task_for(cls, bool(files), timeout) for cls in self.classes}
         self.workers = 1 if self.sequential else max(1, int(compss_get_number_of_resources()))
         self.capacity = {cls.name: 1 if self.sequential else _capacity(cls, self.workers, machine)
                          for cls in self.classes}

@@ -23,7 +23,7 @@ from pycompss.api.on_failure import on_failure
 from pycompss.api.parameter import COLLECTION_FILE_IN, DIRECTORY_IN
 from pycompss.api.task import task
 
-from ..experiment import ComputeClass
+from ..trial import ComputeClass
 from .supervisor import supervise
 
 #: what a task returns when the runtime gives up on it (on_failure="IGNORE"): the trial's failure record

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..experiment import ComputeClass
+from ..trial import ComputeClass
 from .resources import Assignment
 
 

@@ -32,7 +32,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..experiment import ComputeClass
+from ..trial import ComputeClass
 from .engine import Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import ConfigError
-from ..experiment import ComputeClass
+from ..trial import ComputeClass
 
 
 @dataclass(frozen=True)
