@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-from hpo_compss.trial import ComputeClass  # noqa: E402
+from hpo_compss.trial import ComputeClass, Trial  # noqa: E402
 from hpo_compss.runtime.local import LocalEngine  # noqa: E402
 from hpo_compss.runtime.resources import detect_machine  # noqa: E402
 from hpo_compss.runtime.supervisor import supervise  # noqa: E402
@@ -29,9 +29,8 @@ OBJECTIVES = {"trivial": (f"{HERE / 'trivial.py'}:square", {"x": 0.5}),
               "svm": ("hpo_compss.examples.svm_digits:train", {"kernel": {"rbf": {"C": 10.0, "gamma": 0.001}}})}
 
 
-def task(trial: int, config: dict, folder: str) -> dict:
-    return {"trial": trial, "config_id": trial, "repeat": 0, "attempt": 1, "seed": trial, "config": config,
-            "subspace": "", "metric": "loss", "workdir": os.path.join(folder, "trials", str(trial))}
+def task(trial: int, config: dict, folder: str) -> Trial:
+    return Trial(trial, trial, 0, 1, trial, config, workdir=os.path.join(folder, "trials", str(trial)))
 
 
 def per_trial_supervised(objective: str, config: dict, trials: int, folder: str, fresh: bool) -> float:

@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +32,7 @@ from .runtime.engine import Engine, Finished
 from .runtime.local import LocalEngine
 from .runtime.resources import Assignment, Machine, usable_classes
 from .search import Background, Suggestion, trial_seed
+from .trial import Trial
 
 #: the longest the loop waits before it looks at signals and the searcher again
 WAKE_SECONDS = 0.25
@@ -89,7 +90,7 @@ class Driver:
         self.missing: list[int] = []
         #: a config id requested from the searcher whose config is not ready yet
         self.awaiting: int | None = None
-        self.pending: deque[dict] = deque()
+        self.pending: deque[Trial] = deque()
         #: running records of the fill under way, not yet journaled
         self.unjournaled: list[dict] = []
         #: attempts interrupted in this run by a stop signal the driver did not get itself, by (trial, attempt)
@@ -193,13 +194,13 @@ class Driver:
         unfinished = {r["trial"]: r for r in self.ledger.unfinished()}
         invalid = []
         for config_id, suggestion in sorted(self.asked.items()):
-            for task in self._tasks(config_id, suggestion):
-                if task["trial"] in unfinished:
-                    record = unfinished[task["trial"]]
-                    self.pending.append({**task, "attempt": record["attempt"] + (record["status"] == "failed")})
-                elif not self.ledger.knows(task["trial"]):
-                    (invalid if config_id in self.invalid else self.pending).append(task)
-        self._record([self._invalid_outcome(task) for task in invalid])
+            for trial in self._trials(config_id, suggestion):
+                if trial.id in unfinished:
+                    record = unfinished[trial.id]
+                    self.pending.append(replace(trial, attempt=record["attempt"] + (record["status"] == "failed")))
+                elif not self.ledger.knows(trial.id):
+                    (invalid if config_id in self.invalid else self.pending).append(trial)
+        self._record([self._invalid_outcome(trial) for trial in invalid])
 
     def _take_delivered(self) -> None:
         """Journal the outcomes trials left in the inbox while no driver was running (COMPSs tasks go on)."""
@@ -211,8 +212,8 @@ class Driver:
             outcome = by_attempt.get((record["trial"], record["attempt"]))
             cls = classes.get(record.get("class", ""))
             if outcome is not None and cls is not None:
-                task = {**self._task(record["trial"], self.asked[record["config_id"]]), "attempt": record["attempt"]}
-                delivered.append(Finished(task, outcome, Assignment(cls, (), ())))
+                trial = self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"])
+                delivered.append(Finished(trial, outcome, Assignment(cls, (), ())))
         if delivered:
             self._say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
             self._record(delivered)
@@ -268,11 +269,11 @@ class Driver:
                 pass
             if not self.pending or self.stop_reason:
                 break
-            task = self.pending.popleft()
-            record = {**self._describe(task), "status": "running", "class": cls.name, "submitted": time.time()}
+            trial = self.pending.popleft()
+            record = {**trial.record(), "status": "running", "class": cls.name, "submitted": time.time()}
             self.unjournaled.append(record)
             self.ledger.add(record)
-            engine.submit(task, cls)
+            engine.submit(trial, cls)
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
 
@@ -299,26 +300,26 @@ class Driver:
         else:
             self.next_config += 1
         self.asked[config_id] = suggestion
-        tasks = self._tasks(config_id, suggestion)
+        trials = self._trials(config_id, suggestion)
         if config_id in self.invalid:
-            self._record([self._invalid_outcome(task) for task in tasks])
+            self._record([self._invalid_outcome(trial) for trial in trials])
         else:
-            self.pending.extend(tasks)
+            self.pending.extend(trials)
         return True
 
-    def _invalid_outcome(self, task: dict) -> Finished:
+    def _invalid_outcome(self, trial: Trial) -> Finished:
         now = time.time()
-        reason = f"{INVALID_CONFIG}{self.invalid[task['config_id']]}"
-        return Finished(task, {"status": "failed", "reason": reason, "start": now, "end": now}, None)
+        reason = f"{INVALID_CONFIG}{self.invalid[trial.config_id]}"
+        return Finished(trial, {"status": "failed", "reason": reason, "start": now, "end": now}, None)
 
     def _record(self, finished: list[Finished]) -> None:
         """Journal what ended (durably, in one write, after the running records decided before it), then let
         the searcher and the stop rules hear of it."""
         records = []
         for item in finished:
-            if item.task["trial"] in self.ledger.closed:
+            if item.trial.id in self.ledger.closed:
                 continue  # it ran again behind our back (a duplicate delivery): it counts once
-            record = {**self._describe(item.task), **item.outcome}
+            record = {**item.trial.record(), **item.outcome}
             if item.assignment is not None:
                 record["class"] = item.assignment.cls.name
             if record["status"] == "cancelled" and not self.stop_reason:
@@ -331,11 +332,9 @@ class Driver:
         for record in records:
             self._take(record)
             if record.get("retry"):
-                self.pending.appendleft({**self._task(record["trial"], self.asked[record["config_id"]]),
-                                         "attempt": record["attempt"] + 1})
+                self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"] + 1))
             elif record["status"] == "cancelled" and not self.stop_reason and self.signal is None:
-                self.pending.appendleft({**self._task(record["trial"], self.asked[record["config_id"]]),
-                                         "attempt": record["attempt"]})
+                self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]))
         self.out.flush()
 
     def _interrupted(self, record: dict) -> None:
@@ -405,20 +404,15 @@ class Driver:
                 raise
 
     # -- records and output -------------------------------------------------------------------------
-    def _tasks(self, config_id: int, suggestion: Suggestion) -> list[dict]:
+    def _trials(self, config_id: int, suggestion: Suggestion) -> list[Trial]:
         repeats = self.experiment.repeats
-        return [self._task(config_id * repeats + repeat, suggestion) for repeat in range(repeats)]
+        return [self._trial(config_id * repeats + repeat, suggestion) for repeat in range(repeats)]
 
-    def _task(self, trial: int, suggestion: Suggestion) -> dict:
+    def _trial(self, trial: int, suggestion: Suggestion, attempt: int = 1) -> Trial:
         repeats = self.experiment.repeats
-        return {"trial": trial, "config_id": trial // repeats, "repeat": trial % repeats, "attempt": 1,
-                "seed": trial_seed(self.experiment.seed, trial), "config": suggestion.config,
-                "subspace": suggestion.subspace, "source": self.source, "metric": self.experiment.metric,
-                "workdir": f"{self.trials_dir}{os.sep}{trial}", "inputs": self.experiment.inputs}
-
-    @staticmethod
-    def _describe(task: dict) -> dict:
-        return {k: task[k] for k in ("trial", "config_id", "repeat", "attempt", "seed", "config", "subspace", "source")}
+        return Trial(trial, trial // repeats, trial % repeats, attempt, trial_seed(self.experiment.seed, trial),
+                     suggestion.config, suggestion.subspace, self.source, self.experiment.metric,
+                     f"{self.trials_dir}{os.sep}{trial}", self.experiment.inputs)
 
     def _start_session(self, engine: Engine) -> None:
         done = self.ledger.count("complete") + self.ledger.count("failed")

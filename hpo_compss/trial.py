@@ -1,4 +1,4 @@
-"""The study's shared vocabulary, below every module but ``errors``: the compute classes trials run in.
+"""The study's shared vocabulary, below every module but ``errors``: trials and the classes they run in.
 
 Typed values only, no logic beyond them. The experiment file, the engines and the driver all speak
 them, so an engine names a class without importing the experiment file's parser (and with it every
@@ -6,7 +6,7 @@ searcher and scipy.optimize, which a COMPSs task looking up its function does no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -27,3 +27,35 @@ class ComputeClass:
         if self.max_tasks is not None:
             body["max_tasks"] = self.max_tasks
         return body
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One attempt of one repeat of one config: what the driver submits and an engine runs.
+
+    Trial ``id`` is ``config_id * repeats + repeat``; each retry is a new ``attempt`` of the same id.
+    """
+
+    id: int
+    config_id: int
+    repeat: int
+    attempt: int
+    seed: int
+    config: dict
+    #: the exclusive sub-space the config came from ("" when the space has only one)
+    subspace: str = ""
+    #: the content hash of the objective's source this run uses
+    source: str | None = None
+    #: the key of the objective's result dict to optimise
+    metric: str = "loss"
+    #: ``trials/<id>``, where its output files go
+    workdir: str = ""
+    #: the experiment's input files and folders by name, as paths on the node running the trial
+    inputs: dict[str, str] = field(default_factory=dict)
+    #: COMPSs: which submission of this attempt, so a late outcome of an earlier one is told apart
+    token: str = ""
+
+    def record(self) -> dict:
+        """The fields every journal record of the trial carries (``jq`` reads them by these names)."""
+        return {"trial": self.id, "config_id": self.config_id, "repeat": self.repeat, "attempt": self.attempt,
+                "seed": self.seed, "config": self.config, "subspace": self.subspace, "source": self.source}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hpo_compss.experiment import parse_experiment
-from hpo_compss.trial import ComputeClass
+from hpo_compss.trial import ComputeClass, Trial
 from hpo_compss.runtime.local import LocalEngine
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.study import run_study
@@ -141,9 +141,8 @@ def test_a_busy_worker_killed_from_outside_is_a_crash_and_is_retried(tmp_path):
 
 
 # -- the engine's own promises ---------------------------------------------------------------------------------
-def task(study: Path, trial: int, config: dict) -> dict:
-    return {"trial": trial, "config_id": trial, "repeat": 0, "attempt": 1, "seed": trial, "config": config,
-            "subspace": "", "metric": "loss", "workdir": str(study / "trials" / str(trial)), "inputs": {}}
+def task(study: Path, trial: int, config: dict) -> Trial:
+    return Trial(trial, trial, 0, 1, trial, config, workdir=str(study / "trials" / str(trial)))
 
 
 def engine(study: Path, name: str, timeout: float | None = None) -> LocalEngine:
@@ -183,7 +182,7 @@ def test_a_worker_killed_while_idle_does_not_fail_the_next_trial(tmp_path):
         time.sleep(0.2)
         local.submit(task(study, 1, {"x": 0.2}), ComputeClass("cpu"))
         (second,) = finish(local)
-    assert second.outcome["status"] == "complete" and second.task["attempt"] == 1
+    assert second.outcome["status"] == "complete" and second.trial.attempt == 1
 
 
 def test_a_worker_lost_again_and_again_before_the_objective_starts_is_a_failure_saying_so(tmp_path):

@@ -19,11 +19,11 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..trial import ComputeClass
+from ..trial import ComputeClass, Trial
 from . import inbox
 from .engine import Finished
 from .resources import Assignment, Machine
@@ -48,8 +48,10 @@ def compss_context() -> str | None:
 
 
 @dataclass(eq=False)
-class _Trial:
-    task: dict
+class _Submitted:
+    """A trial handed to the runtime, with what is known of its task."""
+
+    trial: Trial
     cls: ComputeClass
     future: Any = None
     #: last sign of life (the heartbeat file's time), None until the task has started
@@ -101,7 +103,7 @@ class CompssEngine:
         self.group_name = f"hpo-compss-{os.getpid()}"
         self._group = TaskGroup(self.group_name, implicit_barrier=False)
         self._group.__enter__()
-        self.trials: dict[inbox.Key, _Trial] = {}
+        self.trials: dict[inbox.Key, _Submitted] = {}
         #: makes each submission's inbox key new (``inbox``)
         self._tokens = (f"{uuid.uuid4().hex[:8]}{n}" for n in itertools.count())
         self._journaled: list[inbox.Key] = []  # outcomes returned by wait: deleted from the inbox once journaled
@@ -124,13 +126,13 @@ class CompssEngine:
         return next((cls for cls in self.classes
                      if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]), None)
 
-    def submit(self, task: dict, cls: ComputeClass) -> None:
+    def submit(self, trial: Trial, cls: ComputeClass) -> None:
         """Hand the trial to the runtime (in sequential mode, run it now)."""
-        task = {**task, "token": next(self._tokens)}
-        entry = _Trial(task, cls)
-        self.trials[inbox.key_of(task)] = entry  # first: an interruption cancels it
+        trial = replace(trial, token=next(self._tokens))
+        entry = _Submitted(trial, cls)
+        self.trials[inbox.key_of(trial)] = entry  # first: an interruption cancels it
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
-        entry.future = self.functions[cls.name](task, self.objective, self.study_dir, self.timeout, self.fresh_process,
+        entry.future = self.functions[cls.name](trial, self.objective, self.study_dir, self.timeout, self.fresh_process,
                                                 self.names, cls.cpus, memory, self.files, *self.folders)
 
     def wait(self, timeout: float | None) -> list[Finished]:
@@ -154,7 +156,7 @@ class CompssEngine:
         end = time.time()
         for key, entry in self.trials.items():
             inbox.discard(self.study_dir, key, ".running")
-            finished.append(Finished(entry.task, {"status": "cancelled", "reason": reason, "end": end},
+            finished.append(Finished(entry.trial, {"status": "cancelled", "reason": reason, "end": end},
                                      Assignment(entry.cls, (), ())))
         self.trials.clear()
         return finished
@@ -205,7 +207,7 @@ class CompssEngine:
         self._journaled.append(key)
         self._news = time.monotonic()
         assignment = Assignment(entry.cls, tuple(outcome.get("cores", ())), tuple(outcome.get("gpus", ())))
-        return _Reaped(Finished(entry.task, outcome, assignment), entry.future)
+        return _Reaped(Finished(entry.trial, outcome, assignment), entry.future)
 
     def _forget_journaled(self) -> None:
         for key in self._journaled:

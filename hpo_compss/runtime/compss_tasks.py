@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from pycompss.api.constraint import constraint
@@ -23,7 +24,7 @@ from pycompss.api.on_failure import on_failure
 from pycompss.api.parameter import COLLECTION_FILE_IN, DIRECTORY_IN
 from pycompss.api.task import task
 
-from ..trial import ComputeClass
+from ..trial import ComputeClass, Trial
 from .supervisor import supervise
 
 #: what a task returns when the runtime gives up on it (on_failure="IGNORE"): the trial's failure record
@@ -69,11 +70,11 @@ def _build(name: str, time_out: int) -> Callable:
         return globals()[name]
     failure, constraints, task_arguments = decorator_arguments(name, time_out)
 
-    def trial(trial_task: dict, objective: str, study_dir: str, timeout: float | None, fresh_process: bool,
+    def trial(submitted: Trial, objective: str, study_dir: str, timeout: float | None, fresh_process: bool,
               names: list, cores: int, memory: str | None, files: list | None, *folders: str) -> dict:
         """Run one trial; ``files`` and ``folders`` are the inputs as staged on this node, named by ``names``."""
         inputs = dict(zip(names, [*(files or ()), *folders]))
-        return supervise(objective, {**trial_task, "inputs": inputs}, study_dir, timeout, fresh_process)
+        return supervise(objective, replace(submitted, inputs=inputs), study_dir, timeout, fresh_process)
 
     trial.__name__ = trial.__qualname__ = name
     function = on_failure(**failure)(constraint(**constraints)(task(**task_arguments)(trial)))

@@ -4,15 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..trial import ComputeClass
+from ..trial import ComputeClass, Trial
 from .resources import Assignment
 
 
 @dataclass(frozen=True)
 class Finished:
-    """A trial that ended on an engine: the task as submitted and the outcome the runner (or we) wrote."""
+    """A trial that ended on an engine: the trial as submitted and the outcome the runner (or we) wrote."""
 
-    task: dict
+    trial: Trial
     outcome: dict
     #: where it ran; None for a trial that never ran (its config could not be built)
     assignment: Assignment | None
@@ -36,8 +36,8 @@ class Engine(Protocol):
     def free_class(self) -> ComputeClass | None:
         """A class with room for one more trial now, or None."""
 
-    def submit(self, task: dict, cls: ComputeClass) -> None:
-        """Start ``task`` as a trial of ``cls`` (the caller checked ``free_class``)."""
+    def submit(self, trial: Trial, cls: ComputeClass) -> None:
+        """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``)."""
 
     def wait(self, timeout: float | None) -> list[Finished]:
         """Trials that ended within ``timeout`` seconds (maybe none).

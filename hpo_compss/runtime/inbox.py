@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..trial import Trial
+
 FOLDER = "inbox"
 #: how often a running trial's task refreshes its heartbeat
 HEARTBEAT_SECONDS = 30.0
@@ -23,18 +25,18 @@ HEARTBEAT_SECONDS = 30.0
 Key = tuple[int, int, str]  # (trial, attempt, token)
 
 
-def key_of(task: dict) -> Key:
-    return task["trial"], task["attempt"], task["token"]
+def key_of(trial: Trial) -> Key:
+    return trial.id, trial.attempt, trial.token
 
 
 def _path(study_dir: str | Path, key: Key, suffix: str) -> str:
     return os.path.join(study_dir, FOLDER, f"{key[0]}.{key[1]}.{key[2]}{suffix}")
 
 
-def announce(study_dir: str | Path, task: dict, info: dict) -> str:
+def announce(study_dir: str | Path, trial: Trial, info: dict) -> str:
     """Say that a trial has started (and where); returns the heartbeat file to ``touch``."""
     os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
-    path = _path(study_dir, key_of(task), ".running")
+    path = _path(study_dir, key_of(trial), ".running")
     _write_atomically(path, info)
     return path
 
@@ -46,9 +48,9 @@ def touch(heartbeat: str) -> None:
         pass
 
 
-def deliver(study_dir: str | Path, task: dict, outcome: dict) -> None:
+def deliver(study_dir: str | Path, trial: Trial, outcome: dict) -> None:
     """Leave a trial's outcome for the driver, then retire its heartbeat."""
-    key = key_of(task)
+    key = key_of(trial)
     os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
     _write_atomically(_path(study_dir, key, ".json"), outcome)
     discard(study_dir, key, ".running")

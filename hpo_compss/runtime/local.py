@@ -32,7 +32,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..trial import ComputeClass
+from ..trial import ComputeClass, Trial
 from .engine import Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
@@ -52,14 +52,14 @@ MAX_QUEUED = 8
 class _Worker:
     process: WorkerProcess
     assignment: Assignment
-    task: dict | None = None
-    #: the next tasks, already sent, waiting in the worker for ``task`` to finish
+    trial: Trial | None = None
+    #: the next trials, already sent, waiting in the worker for ``trial`` to finish
     queued: deque = field(default_factory=deque)
-    #: whether ``task``'s objective has started
+    #: whether ``trial``'s objective has started
     started: bool = False
-    #: when the objective started, or before that when the task became the worker's current one (wall clock)
+    #: when the objective started, or before that when the trial became the worker's current one (wall clock)
     began: float = 0.0
-    #: when to give up on ``task`` (monotonic)
+    #: when to give up on ``trial`` (monotonic)
     deadline: float = float("inf")
 
 
@@ -80,7 +80,7 @@ class LocalEngine:
         self.host = socket.gethostname()
         #: moving average of each class's trial durations, to decide about prefetching
         self.durations: dict[str, float] = {}
-        #: workers each task lost before its objective started, by (trial, attempt)
+        #: workers each trial lost before its objective started, by (trial, attempt)
         self.lost: dict[tuple[int, int], int] = {}
         self._log = open(self.study_dir / "workers.log", "ab")
         self.run = uuid.uuid4().hex
@@ -91,21 +91,21 @@ class LocalEngine:
 
     @property
     def running(self) -> int:
-        return sum((w.task is not None) + len(w.queued) for w in self.workers)
+        return sum((w.trial is not None) + len(w.queued) for w in self.workers)
 
     def free_class(self) -> ComputeClass | None:
         """The first class, in declared order, with room for one more trial now (or a place in a queue)."""
         return next((cls for cls in self.classes if self.pool.fits(cls)), None) or next(
             (w.assignment.cls for w in self.workers if self._can_queue(w)), None)
 
-    def submit(self, task: dict, cls: ComputeClass) -> Assignment:
-        """Start ``task`` on a worker of ``cls``, or queue it at a busy one (the caller checked ``free_class``)."""
+    def submit(self, trial: Trial, cls: ComputeClass) -> Assignment:
+        """Start ``trial`` on a worker of ``cls``, or queue it at a busy one (the caller checked ``free_class``)."""
         if not self.pool.fits(cls):
             worker = next(w for w in self.workers if w.assignment.cls == cls and self._can_queue(w))
-            worker.queued.append(task)
-            worker.process.send(task)
+            worker.queued.append(trial)
+            worker.process.send(trial)
             return worker.assignment
-        idle = [w for w in self.workers if w.task is None]
+        idle = [w for w in self.workers if w.trial is None]
         worker = next((w for w in idle if w.assignment.cls == cls and self._free(w.assignment)), None)
         if worker is not None:
             self.pool.acquire(cls, preferred=worker.assignment)
@@ -116,13 +116,13 @@ class LocalEngine:
                 if set(other.assignment.cores) & set(assignment.cores) or set(other.assignment.gpus) & set(assignment.gpus):
                     self._retire(other)
             worker = self._spawn(assignment)
-        self._begin(worker, task)
-        worker.process.send(task)
+        self._begin(worker, trial)
+        worker.process.send(trial)
         return worker.assignment
 
     def wait(self, timeout: float | None) -> list[Finished]:
         """Wait up to ``timeout`` seconds for trials to end; returns those that did (maybe none)."""
-        busy = [w for w in self.workers if w.task is not None]
+        busy = [w for w in self.workers if w.trial is not None]
         if not busy:
             return []
         now = time.monotonic()
@@ -135,9 +135,9 @@ class LocalEngine:
         now = time.monotonic()
         for worker in busy:
             closed = self._read(worker, finished)
-            if self.fresh_process and worker.task is None:
+            if self.fresh_process and worker.trial is None:
                 self._retire(worker)
-            elif worker.task is None:
+            elif worker.trial is None:
                 continue
             elif closed or worker.process.pidfd in ready or not worker.process.alive():
                 self._lose(worker, finished)
@@ -147,13 +147,13 @@ class LocalEngine:
 
     def cancel(self, reason: str) -> list[Finished]:
         """Kill every running trial; what had finished is returned as it was, the rest as cancelled with ``reason``."""
-        busy = [w for w in self.workers if w.task is not None]
+        busy = [w for w in self.workers if w.trial is not None]
         for worker in busy:  # first stop them all, then read what each had sent before it died
             worker.process.kill()
         results: list[Finished] = []
         for worker in busy:
             self._read(worker, results)
-            while worker.task is not None:
+            while worker.trial is not None:
                 results.append(self._done(worker, self._failure(worker, reason, "cancelled")))
             self._retire(worker)
         return results
@@ -187,7 +187,7 @@ class LocalEngine:
 
     def _can_queue(self, worker: _Worker) -> bool:
         average = self.durations.get(worker.assignment.cls.name)
-        if worker.task is None or self.fresh_process or average is None or average >= PREFETCH_BELOW:
+        if worker.trial is None or self.fresh_process or average is None or average >= PREFETCH_BELOW:
             return False
         depth = min(MAX_QUEUED, max(1, int(QUEUED_WORK / max(average, 1e-6))))
         return len(worker.queued) < depth
@@ -200,7 +200,7 @@ class LocalEngine:
     def _read(self, worker: _Worker, finished: list[Finished]) -> bool:
         """Take the messages the worker has sent so far; True when its channel has closed."""
         connection = worker.process.connection
-        while worker.task is not None and connection.ready():
+        while worker.trial is not None and connection.ready():
             try:
                 kind, body = connection.recv()
             except (EOFError, OSError):
@@ -212,9 +212,9 @@ class LocalEngine:
                 finished.append(self._done(worker, body))
         return False
 
-    def _begin(self, worker: _Worker, task: dict) -> None:
-        """``task`` is now the worker's current one: it waits for its objective to start."""
-        worker.task = task
+    def _begin(self, worker: _Worker, trial: Trial) -> None:
+        """``trial`` is now the worker's current one: it waits for its objective to start."""
+        worker.trial = trial
         worker.started = False
         worker.began = time.time()
         worker.deadline = time.monotonic() + START_UP_SECONDS if self.timeout else float("inf")
@@ -225,20 +225,19 @@ class LocalEngine:
         worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
 
     def _done(self, worker: _Worker, outcome: dict) -> Finished:
-        """The current task ended: the queued one (if any) becomes current on the same slot, else the slot frees."""
-        finished = Finished(worker.task, outcome, worker.assignment)
+        """The current trial ended: the queued one (if any) becomes current on the same slot, else the slot frees."""
+        finished = Finished(worker.trial, outcome, worker.assignment)
         if worker.queued:
             self._begin(worker, worker.queued.popleft())
         else:
-            worker.task = None
+            worker.trial = None
             self.pool.release(worker.assignment)
         return finished
 
     def _lose(self, worker: _Worker, finished: list[Finished]) -> None:
         """The worker died. After its objective started, that ends the trial; before, the trial goes to a new worker."""
         status = worker.process.reap()
-        task = worker.task
-        key = (task["trial"], task["attempt"])
+        key = (worker.trial.id, worker.trial.attempt)
         if worker.started:
             kind, reason = ending(status)
             finished.append(self._done(worker, self._failure(worker, reason, kind)))
@@ -258,16 +257,16 @@ class LocalEngine:
     def _replace(self, worker: _Worker) -> None:
         """A worker died or was killed: its current and queued trials go to a new worker on the same slot."""
         self._retire(worker)
-        if worker.task is not None:
+        if worker.trial is not None:
             successor = self._spawn(worker.assignment)
-            self._begin(successor, worker.task)
+            self._begin(successor, worker.trial)
             successor.queued = worker.queued
-            for task in (successor.task, *successor.queued):
-                successor.process.send(task)
+            for trial in (successor.trial, *successor.queued):
+                successor.process.send(trial)
 
     def _failure(self, worker: _Worker, reason: str, status: str = "failed") -> dict:
         assignment = worker.assignment
-        return worker.process.failure(worker.task, reason, worker.began, self.host, assignment.cores,
+        return worker.process.failure(worker.trial, reason, worker.began, self.host, assignment.cores,
                                       assignment.gpus, status)
 
     def _retire(self, worker: _Worker) -> None:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Mapping
 
+from ..trial import Trial
 from .channel import Channel
 from .descendants import RUN_VARIABLE, WORKER_VARIABLE, kill_marked
 from .runner import STREAMS, keep_output, spool_path
@@ -74,10 +75,10 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def send(self, task: dict) -> None:
-        """Send a task; a worker that died meanwhile is noticed by whoever waits for it."""
+    def send(self, trial: Trial) -> None:
+        """Send a trial; a worker that died meanwhile is noticed by whoever waits for it."""
         try:
-            self.connection.send(task)
+            self.connection.send(trial)
         except OSError:
             pass
 
@@ -115,11 +116,11 @@ class WorkerProcess:
             except OSError:
                 pass
 
-    def failure(self, task: dict, reason: str, start: float, host: str,
+    def failure(self, trial: Trial, reason: str, start: float, host: str,
                 cores: tuple[int, ...], gpus: tuple[str, ...], status: str = "failed") -> dict:
         """The record of a trial this worker could not finish; what it printed before dying is kept (if it can be)."""
         try:
-            keep_output(str(self.study_dir / "trials"), self.pid, task["workdir"], task["attempt"])
+            keep_output(str(self.study_dir / "trials"), self.pid, trial.workdir, trial.attempt)
         except OSError:
             pass
         return {"status": status, "reason": reason, "host": host, "pid": self.pid,

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
+from ..trial import Trial
 from .objective import wants_trial
 
 MAX_REASON = 500
@@ -118,8 +119,8 @@ def failed(reason: str, **fields: Any) -> dict:
     return {"status": "failed", "reason": _clip(reason), "start": now, "end": now, **fields}
 
 
-def run_trial(objective: Callable, task: dict, started: Callable[[float], None] | None = None) -> dict:
-    """Run ``objective`` on ``task["config"]`` and return the outcome (never raises).
+def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None] | None = None) -> dict:
+    """Run ``objective`` on ``trial.config`` and return the outcome (never raises).
 
     ``started`` is called with the time just before the objective is: what happens before it (this
     process's own set-up) is not the trial's doing, and its failure is reported as ``worker: ...``.
@@ -129,13 +130,13 @@ def run_trial(objective: Callable, task: dict, started: Callable[[float], None] 
     outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
                                "cores": list(placed.cores), "gpus": list(placed.gpus)}
     try:
-        with _captured_output(task["workdir"], task["attempt"]):
-            context = TrialContext(task["trial"], task["config_id"], task["repeat"], task["attempt"], task["seed"],
-                                   task["workdir"], placed.cores, placed.gpus, placed.threads, task.get("inputs", {}))
-            _seed_everything(task["seed"])
+        with _captured_output(trial.workdir, trial.attempt):
+            context = TrialContext(trial.id, trial.config_id, trial.repeat, trial.attempt, trial.seed,
+                                   trial.workdir, placed.cores, placed.gpus, placed.threads, trial.inputs)
+            _seed_everything(trial.seed)
             _current = context
             try:
-                _call(objective, task, context, outcome, started)
+                _call(objective, trial, context, outcome, started)
             finally:
                 _current = None
     except BaseException as error:  # our own set-up failed: the objective never ran
@@ -145,16 +146,16 @@ def run_trial(objective: Callable, task: dict, started: Callable[[float], None] 
     return outcome
 
 
-def _call(objective: Callable, task: dict, context: TrialContext, outcome: dict,
+def _call(objective: Callable, trial: Trial, context: TrialContext, outcome: dict,
           started: Callable[[float], None] | None) -> None:
     outcome["start"] = time.time()
     if started is not None:
         started(outcome["start"])
     try:
-        result = objective(task["config"], context) if wants_trial(objective) else objective(task["config"])
+        result = objective(trial.config, context) if wants_trial(objective) else objective(trial.config)
         outcome["end"] = time.time()
-        outcome["value"], extras = interpret(result, task["metric"])
-        outcome["extras"] = bounded_extras(extras, task["workdir"], task["attempt"], outcome)
+        outcome["value"], extras = interpret(result, trial.metric)
+        outcome["extras"] = bounded_extras(extras, trial.workdir, trial.attempt, outcome)
         outcome["status"] = "complete"
     except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
         outcome.setdefault("end", time.time())

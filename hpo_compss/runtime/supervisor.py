@@ -22,6 +22,7 @@ import time
 import uuid
 from multiprocessing.connection import wait
 
+from ..trial import Trial
 from . import inbox
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
@@ -33,16 +34,16 @@ POLL_SECONDS = 0.5
 RUN = f"compss-{uuid.uuid4().hex}"
 
 
-def supervise(objective: str, task: dict, study_dir: str, timeout: float | None, fresh_process: bool = False) -> dict:
-    """Run ``task`` in a child process on the resources this process was given; returns its outcome."""
+def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool = False) -> dict:
+    """Run ``trial`` in a child process on the resources this process was given; returns its outcome."""
     placed = trial_resources()
     host = socket.gethostname()
-    heartbeat = inbox.announce(study_dir, task, {"host": host, "pid": os.getpid(), "start": time.time()})
+    heartbeat = inbox.announce(study_dir, trial, {"host": host, "pid": os.getpid(), "start": time.time()})
     outcome = None
     for lost in range(1, MAX_LOST_BEFORE_START + 1):
         worker = _worker(objective, study_dir, placed, fresh_process)
         try:
-            outcome, reason = _run(worker, task, timeout, heartbeat, placed, host)
+            outcome, reason = _run(worker, trial, timeout, heartbeat, placed, host)
         finally:
             if outcome is None or fresh_process:
                 _retire()
@@ -51,16 +52,16 @@ def supervise(objective: str, task: dict, study_dir: str, timeout: float | None,
     else:
         outcome = failed(f"crashed before the objective started: {reason}, {lost} times (see workers.log)",
                          host=host, cores=list(placed.cores), gpus=list(placed.gpus))
-    inbox.deliver(study_dir, task, outcome)
+    inbox.deliver(study_dir, trial, outcome)
     return outcome
 
 
-def _run(worker: WorkerProcess, task: dict, timeout: float | None, heartbeat: str, placed: TrialResources,
+def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: str, placed: TrialResources,
          host: str) -> tuple[dict | None, str]:
     """The trial's outcome on ``worker``; None (with why) when the worker was lost before the objective started."""
     began = time.time()
     started = False
-    worker.send(task)
+    worker.send(trial)
     deadline = time.monotonic() + START_UP_SECONDS if timeout else math.inf
     handles = [h for h in (worker.connection, worker.pidfd) if h is not None]
     while True:
@@ -83,11 +84,11 @@ def _run(worker: WorkerProcess, task: dict, timeout: float | None, heartbeat: st
             status, reason = ending(worker.reap())
             if not started:
                 return None, reason
-            return worker.failure(task, reason, began, host, placed.cores, placed.gpus, status), ""
+            return worker.failure(trial, reason, began, host, placed.cores, placed.gpus, status), ""
         if time.monotonic() >= deadline:
             worker.kill()
             reason = timeout_reason(timeout) if started else start_up_reason(START_UP_SECONDS)
-            return worker.failure(task, reason, began, host, placed.cores, placed.gpus), ""
+            return worker.failure(trial, reason, began, host, placed.cores, placed.gpus), ""
         inbox.touch(heartbeat)
 
 

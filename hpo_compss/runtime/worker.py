@@ -56,13 +56,13 @@ def main(argv: list[str]) -> None:
     fresh = os.environ.get("HPO_COMPSS_FRESH_PROCESS") == "1"
     while True:
         try:
-            task = channel.recv()
+            trial = channel.recv()
         except (EOFError, OSError):
             return
         if objective is None:
             outcome = failed(f"objective: {load_error}")
         else:
-            outcome = run_trial(objective, task, started=lambda time: channel.send((STARTED, time)))
+            outcome = run_trial(objective, trial, started=lambda time: channel.send((STARTED, time)))
         end_descendants()
         os.chdir(home)
         try:
