@@ -8,7 +8,10 @@ takes them as observed, so their neighbourhoods lose their appeal and a batch sp
 
 The acquisition is maximised over a mixed space: sampled candidates (random points and
 perturbations of the best ones), then L-BFGS-B (``scipy.optimize``) on the continuous features of the
-best few, then a discrete neighbour search on integers and categoricals.
+best few, then a discrete neighbour search on integers and categoricals. Points far from the data
+are mostly on the edges of the unit cube, so plain EI piles evaluations there: the prior mean is a
+shallow bowl, so far from the data the edges look worse than the middle, and continuous features
+are searched a little inside the cube unless the best result is near a bound (``_box``).
 """
 from __future__ import annotations
 
@@ -25,6 +28,13 @@ REFIT_ALWAYS = 100
 REFIT_GROWTH = 0.1
 #: when there are more branches than this, only the most promising ones get a full optimisation
 FULLY_OPTIMISED_BRANCHES = 3
+#: continuous features are searched this far inside the unit cube, unless the best result lies within
+#: OPEN of that bound: log EI grows toward the edges, where the variance does, and would pile points on them
+MARGIN = 0.02
+OPEN = 2 * MARGIN
+#: weight of the prior mean's bowl on each continuous feature (in standardised targets): corners and
+#: edges far from the data look worse than the middle (``benchmarks/bounds.py`` measures the effect)
+BOWL = 1.0
 
 
 class GPSearch(ModelSearcher):
@@ -45,12 +55,13 @@ class GPSearch(ModelSearcher):
                    for model, offset in models if len(model.X))
         screened = []
         for branch, (model, offset) in zip(self.branches, models):
-            candidates = self._candidates(branch, model, rng)
+            low, high = self._box(branch, model)
+            candidates = self._candidates(branch, model, low, high, rng)
             scores = log_expected_improvement(*_shifted(model.predict(candidates), offset), best)
-            screened.append((float(np.max(scores)), branch, model, offset, candidates, scores))
+            screened.append((float(np.max(scores)), branch, model, offset, (low, high), candidates, scores))
         screened.sort(key=lambda item: -item[0])
-        proposals = [self._optimise(branch, model, offset, best, candidates, scores)
-                     for _, branch, model, offset, candidates, scores in screened[:FULLY_OPTIMISED_BRANCHES]]
+        proposals = [self._optimise(branch, model, offset, best, box, candidates, scores)
+                     for _, branch, model, offset, box, candidates, scores in screened[:FULLY_OPTIMISED_BRANCHES]]
         proposals = [p for p in proposals if p is not None]
         if not proposals:
             return self.fallback(rng)
@@ -64,7 +75,7 @@ class GPSearch(ModelSearcher):
         by a tenth; in between, the last hyperparameters are kept and only the data are updated.
         """
         offset = float(np.mean(y)) if len(y) else 0.0
-        fitted_on, model = self.models.get(branch.index, (0, GaussianProcess(branch.encoding.width)))
+        fitted_on, model = self.models.get(branch.index, (0, GaussianProcess(branch.encoding.width, BOWL * branch.encoding.continuous)))
         if len(y) <= REFIT_ALWAYS or len(y) >= (1 + REFIT_GROWTH) * fitted_on:
             model.fit(branch.points(), y - offset)
             fitted_on = len(y)
@@ -77,18 +88,40 @@ class GPSearch(ModelSearcher):
             model = model.condition(np.vstack([model.X, pending]), np.r_[model.y, believed])
         return model, offset
 
-    def _candidates(self, branch: Branch, model: GaussianProcess, rng: np.random.Generator) -> np.ndarray:
-        """Random points plus perturbations of the best observed ones (scaled by the length scales)."""
+    def _box(self, branch: Branch, model: GaussianProcess) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the features for the acquisition's search.
+
+        A point on a bound is only half surrounded by others, so its variance, and its log EI, stay
+        high; one a little inside informs the bound as well. A bound opens when the best result lies
+        near it: then the data, not the variance, points there, and an optimum on it is reached.
+        """
+        free = branch.encoding.continuous
+        low, high = np.where(free, MARGIN, 0.0), np.where(free, 1 - MARGIN, 1.0)
+        if len(branch.y):
+            incumbent = model.X[int(np.argmin(model.y[:len(branch.y)]))]
+            low[free & (incumbent < OPEN)] = 0.0
+            high[free & (incumbent > 1 - OPEN)] = 1.0
+        return low, high
+
+    def _candidates(self, branch: Branch, model: GaussianProcess, low: np.ndarray, high: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """Random points plus perturbations of the best observed ones (scaled by the length scales), in the box.
+
+        Perturbations that leave the box are reflected into it rather than clipped, which would put
+        them exactly on its bounds.
+        """
         encoding = branch.encoding
+        free = encoding.continuous
         count = self.affordable(max(64, self.candidates // len(self.branches)), encoding.width)
         random_points = encoding.from_unit(rng.random((count, branch.sub.dims)))
+        random_points[:, free] = low[free] + random_points[:, free] * (high - low)[free]
         if not len(branch.y):
             return random_points
         order = np.argsort(model.y[:len(branch.y)])[:5]
         anchors = model.X[order]
         local = np.repeat(anchors, max(1, count // (4 * len(anchors))), axis=0)
         noise = rng.normal(0.0, 1.0, local.shape) * np.minimum(0.25 * model.scales, 0.2)
-        local = np.where(encoding.continuous, local + noise, local)
+        local = np.where(free, _reflect(local + noise, low, high), local)
         for slot in encoding.discrete:  # with some chance, resample each discrete value
             redraw = rng.random(len(local)) < 1.0 / max(1, len(encoding.slots))
             fresh = encoding.from_unit(rng.random((int(redraw.sum()), branch.sub.dims)))
@@ -96,7 +129,7 @@ class GPSearch(ModelSearcher):
         return np.vstack([random_points, encoding.snap(local)])
 
     def _optimise(self, branch: Branch, model: GaussianProcess, offset: float, best: float,
-                  candidates: np.ndarray, scores: np.ndarray) -> tuple[float, Branch, np.ndarray] | None:
+                  box: tuple[np.ndarray, np.ndarray], candidates: np.ndarray, scores: np.ndarray) -> tuple[float, Branch, np.ndarray] | None:
         """The best untaken point of this branch: gradient steps from the best candidates, then discrete steps."""
         encoding = branch.encoding
         free = encoding.continuous
@@ -112,7 +145,7 @@ class GPSearch(ModelSearcher):
                     return -value, -(by_mean * d_mean + by_variance * d_variance)[free]
 
                 result = minimize(negative, start[free], jac=True, method="L-BFGS-B",
-                                  bounds=[(0.0, 1.0)] * int(free.sum()), options={"maxiter": 100})
+                                  bounds=list(zip(box[0][free], box[1][free])), options={"maxiter": 100})
                 start = start.copy()
                 start[free] = result.x
             found.append(self._climb(encoding, model, offset, best, start))
@@ -137,6 +170,13 @@ class GPSearch(ModelSearcher):
                 break
             score, x = float(scores[top]), neighbours[top]
         return score, x
+
+
+def _reflect(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """x folded back into [low, high] at each bound it crosses, as a mirror would."""
+    width = np.maximum(high - low, 1e-12)
+    folded = np.mod(x - low, 2 * width)
+    return low + np.where(folded > width, 2 * width - folded, folded)
 
 
 def _shifted(prediction: tuple[np.ndarray, np.ndarray], offset: float) -> tuple[np.ndarray, np.ndarray]:

@@ -93,12 +93,22 @@ def _robust_deviations(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class GaussianProcess:
     """Fit on (X, y) with ``fit``; ``predict`` gives mean and variance (and their gradients in x)."""
 
-    def __init__(self, dims: int):
+    def __init__(self, dims: int, bowl: np.ndarray | None = None):
         self.dims = dims
+        #: per feature, the weight of the prior mean's bowl (see ``prior_mean``); 0 for none
+        self.bowl = np.zeros(dims) if bowl is None else np.asarray(bowl, dtype=float)
         self.theta = self.prior_mode()
         self.fitted = False
         self.X = np.zeros((0, dims))
         self.y = np.zeros(0)
+
+    def prior_mean(self, X: np.ndarray) -> np.ndarray:
+        """The prior mean: a bowl, sum_d bowl_d ((x_d - 1/2)^2 - 1/12), zero on average over the unit cube.
+
+        Far from the data the posterior reverts to it, so the edges and corners of the cube, where the
+        data is sparsest, look worse than the middle unless results near them say otherwise.
+        """
+        return ((np.asarray(X, dtype=float) - 0.5) ** 2 - 1.0 / 12.0) @ self.bowl
 
     def prior_mode(self) -> np.ndarray:
         """Log length scales, signal and noise variances at the priors' modes (in log space)."""
@@ -140,7 +150,7 @@ class GaussianProcess:
 
     def condition(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":
         """The same hyperparameters on other data (fantasies of pending points), without refitting."""
-        other = GaussianProcess(self.dims)
+        other = GaussianProcess(self.dims, self.bowl)
         other.theta, other.fitted = self.theta, self.fitted
         other.X, other.y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
         other._factorise()
@@ -155,8 +165,9 @@ class GaussianProcess:
         K = signal * (1 + SQRT5 * r + 5.0 / 3.0 * r**2) * decay
         K[np.diag_indices(n)] += noise
         L = cholesky(K, lower=True, check_finite=False)
-        alpha = cho_solve((L, True), self.y, check_finite=False)
-        value = 0.5 * self.y @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
+        residual = self.y - self.prior_mean(self.X)
+        alpha = cho_solve((L, True), residual, check_finite=False)
+        value = 0.5 * residual @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
         inverse, info = lapack.dpotri(L, lower=1)
         if info:
             raise np.linalg.LinAlgError("the kernel matrix is singular")
@@ -194,7 +205,7 @@ class GaussianProcess:
                 break
             except np.linalg.LinAlgError:
                 jitter = max(1e-8, 10 * jitter)
-        self.alpha = cho_solve((self.L, True), self.y, check_finite=False)
+        self.alpha = cho_solve((self.L, True), self.y - self.prior_mean(self.X), check_finite=False)
 
     # -- prediction -------------------------------------------------------------------------------
     @staticmethod
@@ -209,23 +220,24 @@ class GaussianProcess:
     def predict(self, Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance (of the latent function) at the rows of ``Xs``."""
         if not len(self.X):
-            return np.zeros(len(Xs)), np.full(len(Xs), self.signal)
+            return self.prior_mean(Xs), np.full(len(Xs), self.signal)
         Ks = self._kernel(Xs, self.X)
-        mean = Ks @ self.alpha
+        mean = Ks @ self.alpha + self.prior_mean(Xs)
         v = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
         variance = np.maximum(self.signal - (v**2).sum(axis=0), 1e-12)
         return mean, variance
 
     def predict_with_gradient(self, x: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
         """Mean, variance and their gradients at one point ``x``."""
+        prior, d_prior = float(self.prior_mean(x)), 2.0 * self.bowl * (x - 0.5)
         if not len(self.X):
-            return 0.0, self.signal, np.zeros(self.dims), np.zeros(self.dims)
+            return prior, self.signal, d_prior, np.zeros(self.dims)
         diff = x[None, :] - self.X  # (n, D)
         r = np.sqrt(np.maximum(((diff / self.scales) ** 2).sum(axis=1), 0.0))
         decay = np.exp(-SQRT5 * r)
         k = self.signal * (1 + SQRT5 * r + 5.0 / 3.0 * r**2) * decay
         dk = -(self.signal * 5.0 / 3.0 * (1 + SQRT5 * r) * decay)[:, None] * diff / self.scales**2  # (n, D)
-        mean = float(k @ self.alpha)
+        mean = float(k @ self.alpha) + prior
         w = cho_solve((self.L, True), k, check_finite=False)
         variance = max(self.signal - float(k @ w), 1e-12)
-        return mean, variance, dk.T @ self.alpha, -2.0 * dk.T @ w
+        return mean, variance, dk.T @ self.alpha + d_prior, -2.0 * dk.T @ w

@@ -24,6 +24,9 @@ from .sobol import SobolSearch
 MODEL_STREAM = 2
 #: the most feature values one array of candidates may hold (16 MB): many features mean fewer candidates
 MAX_CANDIDATE_VALUES = 2_000_000
+#: the least distance (features, in the unit cube) of a new point from a told one and from a pending one
+TOLD_DISTANCE = 1e-3
+PENDING_DISTANCE = 0.05
 
 
 class Branch:
@@ -46,9 +49,15 @@ class Branch:
         return np.array(pending, dtype=float).reshape(len(pending), self.encoding.width)
 
     def is_taken(self, x: np.ndarray) -> bool:
-        """Has this exact point been told or asked already?"""
-        taken = np.vstack([self.points(), self.pending_points()])
-        return bool(len(taken)) and bool(np.any(np.all(np.abs(taken - x) < 1e-9, axis=1)))
+        """Is this point within TOLD_DISTANCE of a told one, or within PENDING_DISTANCE of a pending one?
+
+        A model's next point is often next to the last one, so without the wider gap around pending
+        points a batch would gather on one spot; told points only need a small one.
+        """
+        for taken, least in ((self.points(), TOLD_DISTANCE), (self.pending_points(), PENDING_DISTANCE)):
+            if len(taken) and np.min(np.linalg.norm(taken - x, axis=1)) < least:
+                return True
+        return False
 
 
 class ModelSearcher(Searcher):
