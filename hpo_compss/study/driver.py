@@ -6,33 +6,34 @@ running, cancelled or due a retry run again with the same id and seed, configs t
 heard of (a gap) are asked again, and the budget is finished.
 
 Everything the driver decides is journaled, in the order it decided it, before the searcher hears
-of it. SIGINT and SIGTERM only set a flag, which the loop looks at between two steps (at least every
-``WAKE_SECONDS``), so a signal never cuts a step in half.
+of it. Stop signals are looked at between two steps (``signals``), at least every ``WAKE_SECONDS``.
 """
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from .errors import ConfigError, InvalidConfig
-from .experiment import Experiment
-from .folder import SOURCE_DIR, SUMMARY_FILE, TRIALS_DIR, journal_of, keep_source, open_study, save_summary
-from .journal import Journal, JournalWriteError
-from .lock import StudyLock
-from .results import ConfigState, Ledger
-from .runtime import inbox
-from .runtime.engine import Engine, Finished
-from .runtime.local import LocalEngine
-from .runtime.resources import Assignment, Machine, usable_classes
-from .search import Background, Suggestion, trial_seed
-from .trial import Trial
+from ..errors import ConfigError, InvalidConfig
+from ..experiment import Experiment
+from ..folder import SOURCE_DIR, SUMMARY_FILE, TRIALS_DIR, journal_of, keep_source, save_summary
+from ..journal import Journal, JournalWriteError
+from ..lock import StudyLock
+from ..results import ConfigState, Ledger
+from ..runtime import inbox
+from ..runtime.engine import Engine, Finished
+from ..runtime.local import LocalEngine
+from ..runtime.resources import Assignment, Machine, usable_classes
+from ..search import Background, Suggestion, trial_seed
+from ..trial import Trial
+from .progress import Progress, budget_text, id_list
+from .signals import Interrupted, StopSignals
+from .stop_rules import StopRules
 
 #: the longest the loop waits before it looks at signals and the searcher again
 WAKE_SECONDS = 0.25
@@ -46,24 +47,11 @@ INVALID_CONFIG = "invalid config: "
 BUDGET_USED = "budget of trials used"
 
 
-class Interrupted(Exception):
-    """The driver was asked to stop (SIGINT or SIGTERM, as a batch system sends at its time limit)."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-
 @dataclass
 class Outcome:
     ledger: Ledger
     stop_reason: str
     seconds: float
-
-
-def failure_signature(reason: str) -> str:
-    """What two failures must share to be "the same": ``exception: KeyError``, ``crashed: killed by SIGSEGV``."""
-    return ": ".join(reason.split(": ")[:2])
 
 
 class Driver:
@@ -74,7 +62,6 @@ class Driver:
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
-        self.out = out if out is not None else sys.stdout
         self.backend = backend
         self.max_running = max_running
         self.journal: Journal = journal_of(self.directory)
@@ -95,25 +82,24 @@ class Driver:
         self.unjournaled: list[dict] = []
         #: attempts interrupted in this run by a stop signal the driver did not get itself, by (trial, attempt)
         self.interruptions: dict[tuple[int, int], int] = {}
-        #: the failure signatures of this run's first attempts, while they all failed alike
-        self.opening: list[str] = []
-        self.stale = 0  # configs finished since the best last improved (stop.patience)
+        self.rules = StopRules(experiment)
         self.stop_reason = ""
         self.final = False
-        self.signal: int | None = None
+        self.signals = StopSignals()
         self.lock: StudyLock | None = None
         #: the content hash of the objective's source file this run uses (``folder.keep_source``)
         self.source: str | None = None
         self.started = time.monotonic()
+        self.progress = Progress(experiment, out if out is not None else sys.stdout, self.started)
         self.summary_due = 0.0
 
     def run(self) -> Outcome:
-        with StudyLock(self.directory, self._say) as lock, _StopSignals(self):
+        with StudyLock(self.directory, self.progress.say) as lock, self.signals:
             self.lock = lock
             self.source = keep_source(self.experiment.objective, self.directory)
             torn = self.journal.cut_torn_tail()
             if torn is not None:
-                self._say(f"{self.journal.path}: cut off a torn last record ({torn.length} bytes, written when a "
+                self.progress.say(f"{self.journal.path}: cut off a torn last record ({torn.length} bytes, written when a "
                           "driver was killed); what it recorded runs again")
             self._replay()
             if self.final:
@@ -149,19 +135,19 @@ class Driver:
             self._stop()
         self._save_summary()
         self.journal.close()
-        self._say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
+        self.progress.say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
         return Outcome(self.ledger, self.stop_reason, 0.0)
 
     def _engine(self) -> Engine:
         if self.backend == "compss":
-            from .runtime.compss import CompssEngine
+            from ..runtime.compss import CompssEngine
 
             experiment = self.experiment
             return CompssEngine(self.machine, experiment.compute_classes, experiment.objective, self.directory,
                                 experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running)
         classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
         for warning in warnings:
-            self._say(f"warning: {warning}")
+            self.progress.say(f"warning: {warning}")
         return LocalEngine(self.machine, classes, self.experiment.objective, self.directory,
                            self.experiment.timeout, self.experiment.fresh_process)
 
@@ -179,7 +165,7 @@ class Driver:
                 self.asked[record["config_id"]] = suggestion
             self._take(record, quiet=True)
         if mismatch:
-            self._say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
+            self.progress.say("warning: the searcher now proposes other configs than the journal holds; the journal's are kept")
         known = self.ledger.config_ids
         self.next_config = max(known, default=-1) + 1
         self.missing = sorted(set(range(min(self.next_config, self.experiment.trials))) - known)
@@ -188,7 +174,7 @@ class Driver:
         if stopped is not None and stopped.get("final") and not (stopped["reason"] == BUDGET_USED and budget_raised):
             self.stop_reason, self.final = stopped["reason"], True
         if self.missing:
-            self._say(f"the journal holds no record of config(s) {_list(self.missing)}: they are asked again")
+            self.progress.say(f"the journal holds no record of config(s) {id_list(self.missing)}: they are asked again")
         self._take_delivered()
         self.pending.clear()  # rebuilt from the ledger, which now knows every outcome
         unfinished = {r["trial"]: r for r in self.ledger.unfinished()}
@@ -215,7 +201,7 @@ class Driver:
                 trial = self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"])
                 delivered.append(Finished(trial, outcome, Assignment(cls, (), ())))
         if delivered:
-            self._say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
+            self.progress.say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
             self._record(delivered)
         for key in mail.outcomes:
             inbox.discard(self.directory, key)
@@ -257,13 +243,12 @@ class Driver:
 
     def _check(self) -> None:
         """Act on a stop signal received since the last look, or on a lock another driver took."""
-        if self.signal is not None:
-            raise Interrupted(self.signal)
+        self.signals.check()
         self.lock.check()
 
     def _fill(self, engine: Engine) -> None:
         """Submit trials while a compute class has room and the budget allows; journal them in order."""
-        while self.signal is None and (cls := engine.free_class()) is not None:  # no new trial once told to stop
+        while self.signals.received is None and (cls := engine.free_class()) is not None:  # no new trial once told to stop
             # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
             while not self.pending and not self.stop_reason and self._ask_next(wait=WAKE_SECONDS if engine.running == 0 else 0.0):
                 pass
@@ -333,9 +318,9 @@ class Driver:
             self._take(record)
             if record.get("retry"):
                 self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"] + 1))
-            elif record["status"] == "cancelled" and not self.stop_reason and self.signal is None:
+            elif record["status"] == "cancelled" and not self.stop_reason and self.signals.received is None:
                 self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]))
-        self.out.flush()
+        self.progress.flush()
 
     def _interrupted(self, record: dict) -> None:
         """A trial a stop signal ended while the driver goes on: it runs again, unless that keeps happening."""
@@ -350,7 +335,7 @@ class Driver:
         if "trial" not in record:
             return
         if not quiet and record["status"] != "running":
-            self._progress(record)
+            self.progress.attempt(record, self.ledger)
             self._watch_opening(record)
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
             self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.mean)
@@ -359,16 +344,10 @@ class Driver:
 
     def _watch_opening(self, record: dict) -> None:
         """Stop a study whose first attempts all fail alike (a bug in the objective), before it burns the allocation."""
-        limit = self.experiment.first_failures
-        if not limit or record["status"] == "cancelled" or len(self.opening) >= limit:
-            return
-        if record["status"] != "failed":
-            self.opening = [""] * limit  # a success: the rule is done for this run
-            return
-        self.opening.append(failure_signature(record.get("reason", "")))
-        if len(self.opening) == limit and len(set(self.opening)) == 1 and not self.stop_reason:
-            self.stop_reason = (f"the first {limit} trials all failed with '{self.opening[0]}' (a bug in the "
-                                f"objective?); see {self._failure_log(record)}, fix it, then resume")
+        if self.rules.attempt_ended(record["status"], record.get("reason", "")) and not self.stop_reason:
+            self.stop_reason = (f"the first {self.experiment.first_failures} trials all failed with "
+                                f"'{self.rules.opening[0]}' (a bug in the objective?); see {self._failure_log(record)}, "
+                                "fix it, then resume")
 
     def _failure_log(self, record: dict) -> str:
         attempt = record["attempt"]
@@ -378,14 +357,9 @@ class Driver:
         return "the journal" if record.get("reason", "").startswith(INVALID_CONFIG) else str(self.directory / "workers.log")
 
     def _check_stop(self, state: ConfigState) -> None:
-        improved = self.ledger.best is state
-        self.stale = 0 if improved else self.stale + 1
-        if self.stop_reason:
-            return
-        if state.mean is not None and self.experiment.reached_target(state.mean):
-            self.stop_reason, self.final = f"target {self.experiment.target:g} reached by trial {state.first_trial}", True
-        elif self.experiment.patience is not None and self.stale >= self.experiment.patience:
-            self.stop_reason, self.final = f"no improvement in {self.stale} configs (patience)", True
+        reason = self.rules.config_done(state, improved=self.ledger.best is state)
+        if reason and not self.stop_reason:
+            self.stop_reason, self.final = reason, True
 
     def _stop(self) -> None:
         record = {"study": "stopped", "reason": self.stop_reason, "final": self.final, "time": time.time()}
@@ -399,7 +373,7 @@ class Driver:
             save_summary(self.directory, self.ledger, self.journal)
         except OSError as error:
             if not isinstance(error, JournalWriteError):
-                self._say(f"warning: cannot save {SUMMARY_FILE} ({error.strerror}); status reads the whole journal")
+                self.progress.say(f"warning: cannot save {SUMMARY_FILE} ({error.strerror}); status reads the whole journal")
             else:
                 raise
 
@@ -420,11 +394,11 @@ class Driver:
         budget = self.experiment.to_json()["budget"]
         last = self.ledger.last_run or {}
         if last.get("budget") not in (None, budget):
-            self._say(f"the study's budget is now {_budget_text(budget)} (it was {_budget_text(last['budget'])})")
+            self.progress.say(f"the study's budget is now {budget_text(budget)} (it was {budget_text(last['budget'])})")
         if last.get("source") not in (None, self.source):
-            self._say(f"the objective's code changed since the last run: {SOURCE_DIR}/{last['source']} -> "
+            self.progress.say(f"the objective's code changed since the last run: {SOURCE_DIR}/{last['source']} -> "
                       f"{SOURCE_DIR}/{self.source}; the trials from now on record {self.source} as their source")
-        self._say(f"{verb} study {self.experiment.name} in {self.directory}: "
+        self.progress.say(f"{verb} study {self.experiment.name} in {self.directory}: "
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes)
@@ -434,66 +408,3 @@ class Driver:
                   "budget": budget, "source": self.source}
         self.journal.append([record])
         self.ledger.add(record)
-
-    def _progress(self, record: dict) -> None:
-        metric = self.experiment.metric
-        total = self.experiment.trials * self.experiment.repeats
-        done = self.ledger.count("complete") + self.ledger.count("failed")
-        best = self.ledger.best
-        best_text = f"best {best.mean:.6g} (trial {best.first_trial})" if best else "best -"
-        if record["status"] == "complete":
-            what = f"{metric} {record['value']:.6g}"
-        else:
-            what = f"{record['status'].upper()} ({record.get('reason', '')})"
-            if record.get("retry"):
-                what += f", retrying (attempt {record['attempt'] + 1} of {self.experiment.retries + 1})"
-        failed = self.ledger.count("failed")
-        self.out.write(f"[{done}/{total}] trial {record['trial']} {what}  {best_text}  "
-                       f"{time.monotonic() - self.started:.1f} s  failures {failed}\n")
-
-    def _say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
-
-
-class _StopSignals:
-    """While the driver runs, SIGINT and SIGTERM only set ``driver.signal``: the loop acts on it between steps."""
-
-    def __init__(self, driver: Driver):
-        self.driver = driver
-
-    def __enter__(self) -> None:
-        self.previous = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, self._note)
-
-    def __exit__(self, *exc: Any) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-    def _note(self, signum: int, frame: Any) -> None:
-        if self.driver.signal is None:
-            self.driver.signal = signum
-
-
-def _budget_text(budget: dict) -> str:
-    seconds = f" and {budget['seconds']:g} s a run" if budget.get("seconds") is not None else ""
-    return f"{budget.get('trials')} configs{seconds}"
-
-
-def _list(ids: list[int]) -> str:
-    return ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-
-
-def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-              backend: str = "local", max_running: int | None = None) -> Outcome:
-    """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
-
-    Progress lines go to ``out``, the standard output of the moment by default.
-    ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
-    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
-    """
-    if backend == "local":
-        usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
-    directory = open_study(experiment, directory)
-    return Driver(experiment, directory, machine, out, backend, max_running).run()

@@ -1,0 +1,35 @@
+"""Running a study: ask the searcher, submit trials, harvest results, journal them, tell, stop, resume.
+
+- ``driver``: the loop, and the replay of a journal when a study resumes;
+- ``stop_rules``: the target, patience and failing-start rules;
+- ``progress``: what a run prints;
+- ``signals``: SIGINT and SIGTERM as flags the loop acts on between steps.
+
+The study's folder, journal and lock are the layer below (``folder``, ``journal``, ``lock``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+from ..experiment import Experiment
+from ..folder import open_study
+from ..runtime.resources import Machine, usable_classes
+from .driver import Driver, Outcome
+from .signals import Interrupted
+
+__all__ = ["Interrupted", "Outcome", "run_study"]
+
+
+def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
+              backend: str = "local", max_running: int | None = None) -> Outcome:
+    """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
+
+    Progress lines go to ``out``, the standard output of the moment by default.
+    ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
+    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
+    """
+    if backend == "local":
+        usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
+    directory = open_study(experiment, directory)
+    return Driver(experiment, directory, machine, out, backend, max_running).run()
