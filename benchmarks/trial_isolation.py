@@ -36,7 +36,7 @@ def task(trial: int, config: dict, folder: str) -> Trial:
 def per_trial_supervised(objective: str, config: dict, trials: int, folder: str, fresh: bool) -> float:
     start = time.perf_counter()
     for trial in range(trials):
-        assert supervise(objective, task(trial, config, folder), folder, None, fresh)["status"] == "complete"
+        assert supervise(objective, task(trial, config, folder), folder, None, fresh).status == "complete"
     return (time.perf_counter() - start) / trials
 
 
@@ -48,7 +48,7 @@ def per_trial_kept(objective: str, config: dict, trials: int, folder: str) -> fl
             engine.submit(task(trial, config, folder), engine.classes[0])
             while not (done := engine.wait(None)):
                 pass
-            assert done[0].outcome["status"] == "complete"
+            assert done[0].outcome.status == "complete"
     return (time.perf_counter() - start) / trials
 
 

@@ -59,3 +59,35 @@ class Trial:
         """The fields every journal record of the trial carries (``jq`` reads them by these names)."""
         return {"trial": self.id, "config_id": self.config_id, "repeat": self.repeat, "attempt": self.attempt,
                 "seed": self.seed, "config": self.config, "subspace": self.subspace, "source": self.source}
+
+
+#: how an attempt can end
+COMPLETE, FAILED, CANCELLED = "complete", "failed", "cancelled"
+
+
+@dataclass
+class Outcome:
+    """How one attempt ended: as its runner saw it, or as the engine did when the runner could not say."""
+
+    status: str = ""  # COMPLETE, FAILED or CANCELLED; "" while the attempt runs
+    reason: str = ""
+    start: float | None = None
+    end: float | None = None
+    value: float | None = None
+    #: what the objective returned beside the metric (each value bounded; all of it in ``extras_file``)
+    extras: dict | None = None
+    #: the file, relative to the study folder, holding extras too large for a journal line
+    extras_file: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    cores: list[int] | None = None
+    gpus: list[str] | None = None
+
+    def record(self) -> dict:
+        """The journal's fields for it: those that are set."""
+        return {key: value for key, value in vars(self).items() if value is not None and value != ""}
+
+    @classmethod
+    def from_record(cls, data: dict) -> "Outcome":
+        """An outcome read back from JSON (an inbox file); unknown keys are left out."""
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})

@@ -169,20 +169,20 @@ def test_cancel_returns_a_trial_that_had_finished_as_finished(tmp_path):
             time.sleep(0.01)
         time.sleep(0.3)  # its outcome is on its way, or read to be taken
         (ended,) = local.cancel("cancelled: study stopped")
-    assert ended.outcome["status"] == "complete" and ended.outcome["value"] == 0.5
+    assert ended.outcome.status == "complete" and ended.outcome.value == 0.5
 
 
 def test_a_worker_killed_while_idle_does_not_fail_the_next_trial(tmp_path):
     study = tmp_path / "study"
     with engine(study, "sleepy") as local:
         local.submit(task(study, 0, {"x": 0.1}), ComputeClass("cpu"))
-        assert [f.outcome["status"] for f in finish(local)] == ["complete"]
+        assert [f.outcome.status for f in finish(local)] == ["complete"]
         for pid in processes_of(study):
             os.kill(pid, signal.SIGKILL)  # as the OOM killer or an operator would
         time.sleep(0.2)
         local.submit(task(study, 1, {"x": 0.2}), ComputeClass("cpu"))
         (second,) = finish(local)
-    assert second.outcome["status"] == "complete" and second.trial.attempt == 1
+    assert second.outcome.status == "complete" and second.trial.attempt == 1
 
 
 def test_a_worker_lost_again_and_again_before_the_objective_starts_is_a_failure_saying_so(tmp_path):
@@ -205,8 +205,8 @@ def test_a_worker_lost_again_and_again_before_the_objective_starts_is_a_failure_
             finished += local.wait(0.005)
     (lost,) = finished
     assert len(killed) == 3
-    assert lost.outcome["status"] == "failed"
-    assert lost.outcome["reason"].startswith("crashed before the objective started: crashed: killed by SIGKILL")
+    assert lost.outcome.status == "failed"
+    assert lost.outcome.reason.startswith("crashed before the objective started: crashed: killed by SIGKILL")
 
 
 def test_the_timeout_counts_from_the_objective_not_from_its_import(tmp_path):

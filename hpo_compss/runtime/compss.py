@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..trial import ComputeClass, Trial
+from ..trial import CANCELLED, ComputeClass, Outcome, Trial
 from . import inbox
 from .engine import Finished
 from .resources import Assignment, Machine
@@ -156,7 +156,7 @@ class CompssEngine:
         end = time.time()
         for key, entry in self.trials.items():
             inbox.discard(self.study_dir, key, ".running")
-            finished.append(Finished(entry.trial, {"status": "cancelled", "reason": reason, "end": end},
+            finished.append(Finished(entry.trial, Outcome(CANCELLED, reason, end=end),
                                      Assignment(entry.cls, (), ())))
         self.trials.clear()
         return finished
@@ -199,14 +199,14 @@ class CompssEngine:
         self._news = time.monotonic()
         outcome = inbox.collect(self.study_dir).outcomes.get(key)
         if outcome is None:  # no shared file system, or it really was lost: the task's return value says which
-            outcome = returned if isinstance(returned, dict) and "status" in returned else _lost_outcome()
+            outcome = returned if isinstance(returned, Outcome) else _lost_outcome()
         return [self._finish(key, outcome).finished]
 
-    def _finish(self, key: inbox.Key, outcome: dict) -> "_Reaped":
+    def _finish(self, key: inbox.Key, outcome: Outcome) -> "_Reaped":
         entry = self.trials.pop(key)
         self._journaled.append(key)
         self._news = time.monotonic()
-        assignment = Assignment(entry.cls, tuple(outcome.get("cores", ())), tuple(outcome.get("gpus", ())))
+        assignment = Assignment(entry.cls, tuple(outcome.cores or ()), tuple(outcome.gpus or ()))
         return _Reaped(Finished(entry.trial, outcome, assignment), entry.future)
 
     def _forget_journaled(self) -> None:
@@ -232,11 +232,11 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _lost_outcome() -> dict:
+def _lost_outcome() -> Outcome:
     from .compss_tasks import LOST
 
     now = time.time()
-    return {**LOST, "start": now, "end": now}
+    return Outcome(LOST["status"], LOST["reason"], now, now)
 
 
 def _capacity(cls: ComputeClass, workers: int, node: Machine) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..trial import ComputeClass, Trial
+from ..trial import ComputeClass, Outcome, Trial
 from .resources import Assignment
 
 
@@ -13,7 +13,7 @@ class Finished:
     """A trial that ended on an engine: the trial as submitted and the outcome the runner (or we) wrote."""
 
     trial: Trial
-    outcome: dict
+    outcome: Outcome
     #: where it ran; None for a trial that never ran (its config could not be built)
     assignment: Assignment | None
 

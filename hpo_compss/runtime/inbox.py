@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..trial import Trial
+from ..trial import Outcome, Trial
 
 FOLDER = "inbox"
 #: how often a running trial's task refreshes its heartbeat
@@ -48,18 +48,18 @@ def touch(heartbeat: str) -> None:
         pass
 
 
-def deliver(study_dir: str | Path, trial: Trial, outcome: dict) -> None:
+def deliver(study_dir: str | Path, trial: Trial, outcome: Outcome) -> None:
     """Leave a trial's outcome for the driver, then retire its heartbeat."""
     key = key_of(trial)
     os.makedirs(os.path.join(study_dir, FOLDER), exist_ok=True)
-    _write_atomically(_path(study_dir, key, ".json"), outcome)
+    _write_atomically(_path(study_dir, key, ".json"), outcome.record())
     discard(study_dir, key, ".running")
 
 
 @dataclass
 class Mail:
     #: outcomes waiting, by (trial, attempt)
-    outcomes: dict[Key, dict]
+    outcomes: dict[Key, Outcome]
     #: trials that announced themselves and have no outcome yet: when each last showed a sign of life
     running: dict[Key, float]
 
@@ -80,8 +80,8 @@ def collect(study_dir: str | Path) -> Mail:
         if kind == "json":
             try:
                 with open(entry.path) as handle:
-                    mail.outcomes[key] = json.load(handle)
-            except (OSError, ValueError):
+                    mail.outcomes[key] = Outcome.from_record(json.load(handle))
+            except (OSError, ValueError, TypeError, AttributeError):
                 continue
         elif kind == "running":
             try:

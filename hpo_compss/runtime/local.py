@@ -32,7 +32,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..trial import ComputeClass, Trial
+from ..trial import FAILED, ComputeClass, Outcome, Trial
 from .engine import Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
@@ -192,8 +192,8 @@ class LocalEngine:
         depth = min(MAX_QUEUED, max(1, int(QUEUED_WORK / max(average, 1e-6))))
         return len(worker.queued) < depth
 
-    def _learn(self, cls: ComputeClass, outcome: dict) -> None:
-        duration = outcome.get("end", 0.0) - outcome.get("start", 0.0)
+    def _learn(self, cls: ComputeClass, outcome: Outcome) -> None:
+        duration = (outcome.end or 0.0) - (outcome.start or 0.0)
         previous = self.durations.get(cls.name)
         self.durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
 
@@ -224,7 +224,7 @@ class LocalEngine:
         worker.began = began
         worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
 
-    def _done(self, worker: _Worker, outcome: dict) -> Finished:
+    def _done(self, worker: _Worker, outcome: Outcome) -> Finished:
         """The current trial ended: the queued one (if any) becomes current on the same slot, else the slot frees."""
         finished = Finished(worker.trial, outcome, worker.assignment)
         if worker.queued:
@@ -264,7 +264,7 @@ class LocalEngine:
             for trial in (successor.trial, *successor.queued):
                 successor.process.send(trial)
 
-    def _failure(self, worker: _Worker, reason: str, status: str = "failed") -> dict:
+    def _failure(self, worker: _Worker, reason: str, status: str = FAILED) -> Outcome:
         assignment = worker.assignment
         return worker.process.failure(worker.trial, reason, worker.began, self.host, assignment.cores,
                                       assignment.gpus, status)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Mapping
 
-from ..trial import Trial
+from ..trial import FAILED, Outcome, Trial
 from .channel import Channel
 from .descendants import RUN_VARIABLE, WORKER_VARIABLE, kill_marked
 from .runner import STREAMS, keep_output, spool_path
@@ -117,14 +117,13 @@ class WorkerProcess:
                 pass
 
     def failure(self, trial: Trial, reason: str, start: float, host: str,
-                cores: tuple[int, ...], gpus: tuple[str, ...], status: str = "failed") -> dict:
+                cores: tuple[int, ...], gpus: tuple[str, ...], status: str = FAILED) -> Outcome:
         """The record of a trial this worker could not finish; what it printed before dying is kept (if it can be)."""
         try:
             keep_output(str(self.study_dir / "trials"), self.pid, trial.workdir, trial.attempt)
         except OSError:
             pass
-        return {"status": status, "reason": reason, "host": host, "pid": self.pid,
-                "cores": list(cores), "gpus": list(gpus), "start": start, "end": time.time()}
+        return Outcome(status, reason, start, time.time(), host=host, pid=self.pid, cores=list(cores), gpus=list(gpus))
 
 
 def timeout_reason(seconds: float) -> str:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
-from ..trial import Trial
+from ..trial import COMPLETE, FAILED, Outcome, Trial
 from .objective import wants_trial
 
 MAX_REASON = 500
@@ -113,13 +113,13 @@ class InvalidResult(ValueError):
     """The objective returned something that is not a usable metric value."""
 
 
-def failed(reason: str, **fields: Any) -> dict:
+def failed(reason: str, **fields: Any) -> Outcome:
     """The outcome of a trial that failed for ``reason`` (clipped to a readable length)."""
     now = time.time()
-    return {"status": "failed", "reason": _clip(reason), "start": now, "end": now, **fields}
+    return Outcome(FAILED, _clip(reason), now, now, **fields)
 
 
-def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None] | None = None) -> dict:
+def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None] | None = None) -> Outcome:
     """Run ``objective`` on ``trial.config`` and return the outcome (never raises).
 
     ``started`` is called with the time just before the objective is: what happens before it (this
@@ -127,8 +127,7 @@ def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None
     """
     global _current
     placed = trial_resources()
-    outcome: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
-                               "cores": list(placed.cores), "gpus": list(placed.gpus)}
+    outcome = Outcome(host=socket.gethostname(), pid=os.getpid(), cores=list(placed.cores), gpus=list(placed.gpus))
     try:
         with _captured_output(trial.workdir, trial.attempt):
             context = TrialContext(trial.id, trial.config_id, trial.repeat, trial.attempt, trial.seed,
@@ -140,32 +139,34 @@ def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None
             finally:
                 _current = None
     except BaseException as error:  # our own set-up failed: the objective never ran
-        if "status" not in outcome:
+        if not outcome.status:
             traceback.print_exc()  # into the worker's log: the trial's output files could not be made
-            outcome.update(failed(f"worker: {type(error).__name__}: {error}"))
+            outcome.status, outcome.reason = FAILED, _clip(f"worker: {type(error).__name__}: {error}")
+            outcome.start = outcome.end = time.time()
     return outcome
 
 
-def _call(objective: Callable, trial: Trial, context: TrialContext, outcome: dict,
+def _call(objective: Callable, trial: Trial, context: TrialContext, outcome: Outcome,
           started: Callable[[float], None] | None) -> None:
-    outcome["start"] = time.time()
+    outcome.start = time.time()
     if started is not None:
-        started(outcome["start"])
+        started(outcome.start)
     try:
         result = objective(trial.config, context) if wants_trial(objective) else objective(trial.config)
-        outcome["end"] = time.time()
-        outcome["value"], extras = interpret(result, trial.metric)
-        outcome["extras"] = bounded_extras(extras, trial.workdir, trial.attempt, outcome)
-        outcome["status"] = "complete"
+        outcome.end = time.time()
+        outcome.value, extras = interpret(result, trial.metric)
+        outcome.extras = bounded_extras(extras, trial.workdir, trial.attempt, outcome)
+        outcome.status = COMPLETE
     except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
-        outcome.setdefault("end", time.time())
-        outcome["status"] = "failed"
+        if outcome.end is None:
+            outcome.end = time.time()
+        outcome.status = FAILED
         if isinstance(error, InvalidResult):
-            outcome["reason"] = f"invalid result: {error}"
+            outcome.reason = f"invalid result: {error}"
         elif isinstance(error, SystemExit):
-            outcome["reason"] = _clip(f"exited: sys.exit({error.code!r})")
+            outcome.reason = _clip(f"exited: sys.exit({error.code!r})")
         else:
-            outcome["reason"] = _clip(f"exception: {type(error).__name__}: {error}")
+            outcome.reason = _clip(f"exception: {type(error).__name__}: {error}")
             traceback.print_exc()
 
 
@@ -215,7 +216,7 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     return _repr(value)
 
 
-def bounded_extras(extras: dict, workdir: str, attempt: int, outcome: dict) -> dict:
+def bounded_extras(extras: dict, workdir: str, attempt: int, outcome: Outcome) -> dict:
     """Extras small enough for the journal; larger ones go whole into the trial's folder.
 
     The journal keeps each value of at most ``MAX_EXTRA_VALUE_BYTES`` and names the file
@@ -228,7 +229,7 @@ def bounded_extras(extras: dict, workdir: str, attempt: int, outcome: dict) -> d
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, name), "w") as handle:
         handle.write(text)
-    outcome["extras_file"] = os.path.join("trials", os.path.basename(workdir), name)
+    outcome.extras_file = os.path.join("trials", os.path.basename(workdir), name)
     kept = {}
     for key, value in extras.items():
         size = len(json.dumps(value))

@@ -22,7 +22,7 @@ import time
 import uuid
 from multiprocessing.connection import wait
 
-from ..trial import Trial
+from ..trial import Outcome, Trial
 from . import inbox
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
@@ -34,7 +34,7 @@ POLL_SECONDS = 0.5
 RUN = f"compss-{uuid.uuid4().hex}"
 
 
-def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool = False) -> dict:
+def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool = False) -> Outcome:
     """Run ``trial`` in a child process on the resources this process was given; returns its outcome."""
     placed = trial_resources()
     host = socket.gethostname()
@@ -57,7 +57,7 @@ def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | Non
 
 
 def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: str, placed: TrialResources,
-         host: str) -> tuple[dict | None, str]:
+         host: str) -> tuple[Outcome | None, str]:
     """The trial's outcome on ``worker``; None (with why) when the worker was lost before the objective started."""
     began = time.time()
     started = False

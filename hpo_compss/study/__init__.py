@@ -15,14 +15,14 @@ from typing import IO
 from ..experiment import Experiment
 from ..folder import open_study
 from ..runtime.resources import Machine, usable_classes
-from .driver import Driver, Outcome
+from .driver import Driver, StudyResult
 from .signals import Interrupted
 
-__all__ = ["Interrupted", "Outcome", "run_study"]
+__all__ = ["Interrupted", "StudyResult", "run_study"]
 
 
 def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-              backend: str = "local", max_running: int | None = None) -> Outcome:
+              backend: str = "local", max_running: int | None = None) -> StudyResult:
     """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
 
     Progress lines go to ``out``, the standard output of the moment by default.

@@ -30,7 +30,7 @@ from ..runtime.engine import Engine, Finished
 from ..runtime.local import LocalEngine
 from ..runtime.resources import Assignment, Machine, usable_classes
 from ..search import Background, Suggestion, trial_seed
-from ..trial import Trial
+from ..trial import FAILED, Outcome, Trial
 from .progress import Progress, budget_text, id_list
 from .signals import Interrupted, StopSignals
 from .stop_rules import StopRules
@@ -48,7 +48,9 @@ BUDGET_USED = "budget of trials used"
 
 
 @dataclass
-class Outcome:
+class StudyResult:
+    """What a run of a study ended with: the ledger of every result, why it stopped, how long it ran."""
+
     ledger: Ledger
     stop_reason: str
     seconds: float
@@ -93,7 +95,7 @@ class Driver:
         self.progress = Progress(experiment, out if out is not None else sys.stdout, self.started)
         self.summary_due = 0.0
 
-    def run(self) -> Outcome:
+    def run(self) -> StudyResult:
         with StudyLock(self.directory, self.progress.say) as lock, self.signals:
             self.lock = lock
             self.source = keep_source(self.experiment.objective, self.directory)
@@ -112,7 +114,7 @@ class Driver:
             finally:
                 self.searcher.close()
                 self.journal.close()
-        return Outcome(self.ledger, self.stop_reason, time.monotonic() - self.started)
+        return StudyResult(self.ledger, self.stop_reason, time.monotonic() - self.started)
 
     def _drive(self, engine: Engine) -> None:
         """Run the loop to its end. Interrupted, journal what was cancelled; on any other error (the journal
@@ -130,13 +132,13 @@ class Driver:
             raise
         self._save_summary()
 
-    def _already_finished(self) -> Outcome:
+    def _already_finished(self) -> StudyResult:
         if not (self.ledger.stopped or {}).get("final"):  # it ended (say, target reached) just before a crash
             self._stop()
         self._save_summary()
         self.journal.close()
         self.progress.say(f"study {self.experiment.name} is already finished ({self.stop_reason})")
-        return Outcome(self.ledger, self.stop_reason, 0.0)
+        return StudyResult(self.ledger, self.stop_reason, 0.0)
 
     def _engine(self) -> Engine:
         if self.backend == "compss":
@@ -295,7 +297,7 @@ class Driver:
     def _invalid_outcome(self, trial: Trial) -> Finished:
         now = time.time()
         reason = f"{INVALID_CONFIG}{self.invalid[trial.config_id]}"
-        return Finished(trial, {"status": "failed", "reason": reason, "start": now, "end": now}, None)
+        return Finished(trial, Outcome(FAILED, reason, now, now), None)
 
     def _record(self, finished: list[Finished]) -> None:
         """Journal what ended (durably, in one write, after the running records decided before it), then let
@@ -304,7 +306,7 @@ class Driver:
         for item in finished:
             if item.trial.id in self.ledger.closed:
                 continue  # it ran again behind our back (a duplicate delivery): it counts once
-            record = {**item.trial.record(), **item.outcome}
+            record = {**item.trial.record(), **item.outcome.record()}
             if item.assignment is not None:
                 record["class"] = item.assignment.cls.name
             if record["status"] == "cancelled" and not self.stop_reason:
