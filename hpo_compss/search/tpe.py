@@ -11,19 +11,20 @@ and less, so regions left behind early stop repelling. Candidates are drawn from
 and the one with the largest good/bad ratio is proposed. Pending configs join the bad group (a
 constant liar at the worst value), so trials that run at once look elsewhere.
 
-Branches are chosen in two ways. Normally the branch is a categorical of the joint ratio: its share
-of the good and of the bad results over all branches, each with a prior count, so candidates come
-mostly from branches that hold good results. But a branch whose results are poor on average may hold
-the best optimum in a narrow basin, which a ratio of averages never finds; so any branch with fewer
-than half its equal share of the trials gets the next one. Its own split then moves it towards its
-own best results, and once it beats the others the ratio takes over.
+Branches are chosen in two ways. Normally the branch is a categorical in the joint ratio: its share
+of the good and of the bad results over all branches, each share with a prior count of one result
+per branch (not a fraction of one), so candidates come mostly from branches that hold good results
+while a branch without any still wins now and then on its own ratio. And a branch whose results are
+poor on average may hold the best optimum in a narrow basin, which a ratio of averages would starve;
+so any branch with fewer than half its equal share of the trials gets the next one. Its own split
+moves it towards its own best results, and once they are good overall the ratio takes over.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from .model_based import Branch, ModelSearcher
 
@@ -35,6 +36,8 @@ GAMMA, GOOD_MAX = 0.1, 25
 RECENT = 25
 #: a branch with fewer than this fraction of its equal share of the trials gets the next one
 BRANCH_FLOOR = 0.5
+#: the prior count of good and of bad results every branch has
+BRANCH_PRIOR = 1.0
 
 
 class TPESearch(ModelSearcher):
@@ -76,7 +79,7 @@ class TPESearch(ModelSearcher):
         threshold = np.sort(values)[min(max(1, math.ceil(GAMMA * len(values))), GOOD_MAX) - 1]
         good = np.array([np.sum(y <= threshold) for y in targets], dtype=float)
         bad = np.array([len(y) + len(b.pending) for b, y in zip(self.branches, targets)]) - good
-        prior = PRIOR_WEIGHT / len(self.branches)
+        prior = BRANCH_PRIOR
         log_good = np.log((good + prior) / (good + prior).sum())
         log_bad = np.log((bad + prior) / (bad + prior).sum())
         return log_good - log_bad, log_good
@@ -127,6 +130,7 @@ class _Parzen:
         self.mu: dict[int, np.ndarray] = {}  # numeric slots: centres (the prior's last), widths
         self.sigma: dict[int, np.ndarray] = {}
         self.table: dict[int, np.ndarray] = {}  # categorical slots: each component's probabilities
+        self.log_constant = self.log_weights.copy()  # per component: its weight and normalisers
         for index, slot in enumerate(self.slots):
             block = points[:, slot.start:slot.start + slot.width]
             if slot.kind == "categorical":
@@ -137,28 +141,29 @@ class _Parzen:
                 self.table[index] = table / table.sum(axis=1, keepdims=True)
             else:
                 floor = 0.5 / slot.size if slot.kind == "ordinal" else 0.0  # neighbour values share mass
-                self.mu[index] = np.r_[block[:, 0], 0.5]
-                self.sigma[index] = _widths(block[:, 0], floor)
+                mu = self.mu[index] = np.r_[block[:, 0], 0.5]
+                sigma = self.sigma[index] = _widths(block[:, 0], floor)
+                # each kernel is renormalised to its mass within [0, 1]
+                self.log_constant -= np.log(np.maximum(ndtr((1 - mu) / sigma) - ndtr(-mu / sigma), 1e-300))
+                if slot.kind == "continuous":
+                    self.log_constant -= np.log(sigma * math.sqrt(2 * math.pi))
 
     def log_density(self, X: np.ndarray) -> np.ndarray:
         """log of the mixture's density (mass on discrete features) at the rows of ``X``."""
-        per_component = np.zeros((len(X), len(self.log_weights)))
+        per_component = np.broadcast_to(self.log_constant, (len(X), len(self.log_constant))).copy()
         for index, slot in enumerate(self.slots):
             block = X[:, slot.start:slot.start + slot.width]
             if slot.kind == "categorical":
                 per_component += np.log(block @ self.table[index].T)
-                continue
-            mu, sigma = self.mu[index], self.sigma[index]
-            mass = ndtr((1 - mu) / sigma) - ndtr(-mu / sigma)  # of the kernel within [0, 1]
-            x = block[:, :1]
-            if slot.kind == "continuous":
-                log_kernel = -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma * math.sqrt(2 * math.pi))
+            elif slot.kind == "continuous":
+                per_component -= 0.5 * ((block[:, :1] - self.mu[index]) / self.sigma[index]) ** 2
             else:
-                lower, upper = slot.domain.edges(slot.domain.cells(x[:, 0]))  # the value's own cell
+                mu, sigma = self.mu[index], self.sigma[index]
+                lower, upper = slot.domain.edges(slot.domain.cells(block[:, 0]))  # the value's own cell
                 cell = ndtr((upper[:, None] - mu) / sigma) - ndtr((lower[:, None] - mu) / sigma)
-                log_kernel = np.log(np.maximum(cell, 1e-300))
-            per_component += log_kernel - np.log(np.maximum(mass, 1e-300))
-        return logsumexp(per_component + self.log_weights, axis=1)
+                per_component += np.log(np.maximum(cell, 1e-300))
+        top = per_component.max(axis=1, keepdims=True)
+        return top[:, 0] + np.log(np.exp(per_component - top).sum(axis=1))
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """``count`` valid feature vectors drawn from the mixture."""
