@@ -99,7 +99,7 @@ def _age_weights(count: int) -> np.ndarray:
     """Weights of ``count`` results, oldest first: 1 for the latest RECENT, a ramp from 1 / count before."""
     if count <= RECENT:
         return np.ones(count)
-    return np.r_[np.linspace(1.0 / count, 1.0, count - RECENT), np.ones(RECENT)]
+    return np.concatenate([np.linspace(1.0 / count, 1.0, count - RECENT), np.ones(RECENT)])
 
 
 def _widths(centres: np.ndarray, floor: float) -> np.ndarray:
@@ -108,13 +108,13 @@ def _widths(centres: np.ndarray, floor: float) -> np.ndarray:
     then the prior component's, 1 (the whole range)."""
     n = len(centres)
     order = np.argsort(centres)
-    padded = np.r_[0.0, centres[order], 1.0]
+    padded = np.concatenate([[0.0], centres[order], [1.0]])
     gaps = np.maximum(padded[1:-1] - padded[:-2], padded[2:] - padded[1:-1])
     if n >= 2:
         gaps[0], gaps[-1] = padded[2] - padded[1], padded[-2] - padded[-3]
     widths = np.empty(n)
     widths[order] = gaps
-    return np.r_[np.clip(widths, max(floor, 1.0 / min(100, n + 2)), 1.0), 1.0]
+    return np.append(np.clip(widths, max(floor, 1.0 / min(100, n + 2)), 1.0), 1.0)
 
 
 class _Parzen:
@@ -125,7 +125,7 @@ class _Parzen:
         self.encoding = branch.encoding
         self.slots = self.encoding.slots
         n = len(points)
-        weights = np.r_[np.ones(n) if weights is None else weights, PRIOR_WEIGHT]
+        weights = np.append(np.ones(n) if weights is None else weights, PRIOR_WEIGHT)
         self.log_weights = np.log(weights / weights.sum())
         self.mu: dict[int, np.ndarray] = {}  # numeric slots: centres (the prior's last), widths
         self.sigma: dict[int, np.ndarray] = {}
@@ -136,12 +136,13 @@ class _Parzen:
             if slot.kind == "categorical":
                 # the own category's weight is 1 + p/(n+1) against p/(n+1) for each other: the
                 # smoothing fades as results accumulate
-                table = np.full((n + 1, slot.width), PRIOR_WEIGHT / (n + 1)) + np.r_[block, np.zeros((1, slot.width))]
+                table = np.full((n + 1, slot.width), PRIOR_WEIGHT / (n + 1))
+                table[:-1] += block
                 table[-1] = 1.0
                 self.table[index] = table / table.sum(axis=1, keepdims=True)
             else:
                 floor = 0.5 / slot.size if slot.kind == "ordinal" else 0.0  # neighbour values share mass
-                mu = self.mu[index] = np.r_[block[:, 0], 0.5]
+                mu = self.mu[index] = np.append(block[:, 0], 0.5)
                 sigma = self.sigma[index] = _widths(block[:, 0], floor)
                 # each kernel is renormalised to its mass within [0, 1]
                 self.log_constant -= np.log(np.maximum(ndtr((1 - mu) / sigma) - ndtr(-mu / sigma), 1e-300))
