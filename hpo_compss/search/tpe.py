@@ -76,12 +76,11 @@ class TPESearch(ModelSearcher):
         """Per branch, log good/bad share and log good share, from the best results over all branches
         (pending configs are bad); each share has a prior count, so no branch's chance is ever zero."""
         values = np.concatenate(targets)
-        threshold = np.sort(values)[min(max(1, math.ceil(GAMMA * len(values))), GOOD_MAX) - 1]
+        threshold = np.sort(values)[_good_count(len(values)) - 1]
         good = np.array([np.sum(y <= threshold) for y in targets], dtype=float)
         bad = np.array([len(y) + len(b.pending) for b, y in zip(self.branches, targets)]) - good
-        prior = BRANCH_PRIOR
-        log_good = np.log((good + prior) / (good + prior).sum())
-        log_bad = np.log((bad + prior) / (bad + prior).sum())
+        log_good = np.log((good + BRANCH_PRIOR) / (good + BRANCH_PRIOR).sum())
+        log_bad = np.log((bad + BRANCH_PRIOR) / (bad + BRANCH_PRIOR).sum())
         return log_good - log_bad, log_good
 
 
@@ -90,9 +89,14 @@ def _split(branch: Branch, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     points = branch.points()
     is_good = np.zeros(len(y), dtype=bool)
     if len(y):
-        is_good[np.argsort(y, kind="stable")[:min(max(1, math.ceil(GAMMA * len(y))), GOOD_MAX)]] = True
+        is_good[np.argsort(y, kind="stable")[:_good_count(len(y))]] = True
     bad = np.vstack([points[~is_good], branch.pending_points()])
     return points[is_good], bad, _age_weights(len(bad))
+
+
+def _good_count(count: int) -> int:
+    """How many of ``count`` results are good: ceil(GAMMA count), at least 1, at most GOOD_MAX."""
+    return min(max(1, math.ceil(GAMMA * count)), GOOD_MAX)
 
 
 def _age_weights(count: int) -> np.ndarray:
