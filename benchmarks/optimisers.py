@@ -130,12 +130,18 @@ def svm_conditional(c: dict) -> float:
 
 
 def _svm_branches() -> dict[str, tuple[Param, ...]]:
-    def C(k): return Param(f"{k}_C", "float", 1e-3, 1e4, log=True)
-    def gamma(k): return Param(f"{k}_gamma", "float", 1e-6, 10.0, log=True)
-    return {"linear": (C("linear"),),
-            "rbf": (C("rbf"), gamma("rbf")),
-            "poly": (C("poly"), gamma("poly"), Param("poly_degree", "int", 2, 5), Param("poly_coef0", "float", 0, 1)),
-            "sigmoid": (C("sigmoid"), gamma("sigmoid"), Param("sigmoid_coef0", "float", -1, 1))}
+    """Each kernel's own params, named after it: C and gamma on log scales, poly's degree, coef0."""
+    branches = {}
+    for kernel in SVM_SHAPE:
+        params = [Param(f"{kernel}_C", "float", 1e-3, 1e4, log=True)]
+        if kernel != "linear":
+            params.append(Param(f"{kernel}_gamma", "float", 1e-6, 10.0, log=True))
+        if kernel == "poly":
+            params.append(Param("poly_degree", "int", 2, 5))
+        if kernel in ("poly", "sigmoid"):
+            params.append(Param(f"{kernel}_coef0", "float", 0 if kernel == "poly" else -1, 1))
+        branches[kernel] = tuple(params)
+    return branches
 
 
 def svc_digits(c: dict) -> float:
