@@ -21,7 +21,6 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import argparse
 import itertools
 import json
 import math
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimisers import HERE, PROBLEMS, Param, Problem, run_ours
+from optimisers import HERE, PROBLEMS, Param, Problem, run_arguments, run_ours
 
 SYNTHETIC = ("branin", "hartmann6", "rosenbrock4", "ackley5")
 #: a coordinate this close to a bound (in the unit cube) counts as near it: moving points just off a
@@ -91,12 +90,7 @@ def table(stored: dict[str, list[dict]], problems: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--evaluations", type=int, default=60)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--problems", default=",".join(SYNTHETIC))
+    parser = run_arguments(__doc__.splitlines()[0], 1, SYNTHETIC)
     parser.add_argument("--label", default="", help="run now and store under this label; without it, only show")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "bounds.json")
     args = parser.parse_args()

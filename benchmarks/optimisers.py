@@ -387,13 +387,19 @@ def summarise(records: list[dict], problems: list[str], optimisers: list[str]) -
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_arguments(description: str, jobs: int | None, problems: list[str]) -> argparse.ArgumentParser:
+    """The options every run of problems takes: seeds, evaluations in batches, parallel jobs, problems."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evaluations", type=int, default=60)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--jobs", type=int, default=jobs)
+    parser.add_argument("--problems", default=",".join(problems))
+    return parser
+
+
+def main() -> None:
+    parser = run_arguments(__doc__.splitlines()[0], os.cpu_count(), list(PROBLEMS))
     parser.add_argument("--optimisers", default=",".join(OPTIMISERS))
     parser.add_argument("--redo", default="", help="optimisers to run again although cached (comma-separated)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "optimisers.jsonl")
