@@ -86,9 +86,11 @@ class ModelSearcher(Searcher):
             self._note(config_id, self.by_name[suggestion.subspace], suggestion.config)
             return suggestion
         branch, x = self.propose(np.random.default_rng(rng_for(self.seed, MODEL_STREAM, config_id).getrandbits(64)))
-        self.owner[config_id] = branch
-        branch.pending[config_id] = x
-        return Suggestion(branch.encoding.decode(x), branch.sub.name)
+        config = branch.encoding.decode(x)
+        # the point as a replay of the journal's config encodes it (decoding rounds): a resumed searcher
+        # then holds the very points this one does, and proposes the same configs
+        self._note(config_id, branch, config)
+        return Suggestion(config, branch.sub.name)
 
     def _note(self, config_id: int, branch: Branch, config: dict) -> None:
         self.owner[config_id] = branch
