@@ -16,13 +16,14 @@ from typing import Any
 
 from .errors import MAX_DEPTH, ConfigError, Key, check_json, did_you_mean
 from .runtime.objective import ObjectiveError, load_objective
+from .schedule import Scheduler, make_scheduler
 from .search import SEARCHERS, Searcher, make_searcher
 from .space import Space, space_from_json
 from .trial import ComputeClass
 
 KEYS = {
     "$schema", "name", "description", "objective", "metric", "mode", "space", "algorithm", "budget", "seed",
-    "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process", "inputs",
+    "repeats", "compute_classes", "retries", "timeout", "stop", "fresh_process", "inputs", "scheduler",
 }
 DEFAULT_TRIALS = 100
 DEFAULT_FIRST_FAILURES = 5
@@ -55,9 +56,14 @@ class Experiment:
     description: str = ""
     #: input files and folders every trial reads, by name: absolute paths on the driver's node
     inputs: dict[str, str] = field(default_factory=dict)
+    #: the ``"scheduler"`` object: which running trials go on (``schedule``)
+    scheduling: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
 
     def searcher(self) -> Searcher:
         return make_searcher(self.algorithm, self.space, self.seed, self.mode, self.trials)
+
+    def scheduler(self) -> Scheduler:
+        return make_scheduler(self.scheduling, self.mode)
 
     def reached_target(self, value: float) -> bool:
         return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
@@ -67,7 +73,7 @@ class Experiment:
             "name": self.name, "objective": self.objective, "metric": self.metric, "mode": self.mode,
             "algorithm": self.algorithm, "budget": {"trials": self.trials}, "seed": self.seed,
             "repeats": self.repeats, "compute_classes": {c.name: c.to_json() for c in self.compute_classes},
-            "retries": self.retries, "fresh_process": self.fresh_process,
+            "retries": self.retries, "fresh_process": self.fresh_process, "scheduler": self.scheduling,
         }
         if self.description:
             data["description"] = self.description
@@ -168,11 +174,17 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     if not isinstance(stop, dict):
         raise ConfigError(("stop",), f"expected an object like {{\"target\": 0.02}}, got {stop!r}")
     _no_unknown(stop, ("stop",), {"target", "patience", "first_failures"})
+    scheduling = data.get("scheduler", "fifo")
+    scheduler = make_scheduler(scheduling, mode)
+    repeats = _integer(data, ("repeats",), 1, 1, 1000)
+    if scheduler.name != "fifo" and repeats > 1:
+        raise ConfigError(("repeats",), f"expected 1 with the {scheduler.name} scheduler, which judges each trial "
+                                        f"on its own reports (a config's repeats would be stopped apart), got {repeats}")
 
     return Experiment(
         name=name, objective=objective, space=space, algorithm=algorithm, trials=trials, metric=metric, mode=mode,
         seconds=_number(budget, ("budget", "seconds"), None, 1e-3, 1e9),
-        seed=seed, repeats=_integer(data, ("repeats",), 1, 1, 1000),
+        seed=seed, repeats=repeats, scheduling=scheduler.to_json(),
         compute_classes=_compute_classes(data.get("compute_classes", {"cpu": {"cpus": 1}})),
         retries=_integer(data, ("retries",), 0, 0, 100),
         timeout=_number(data, ("timeout",), None, 1e-3, 1e9),

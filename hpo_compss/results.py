@@ -21,7 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-TERMINAL = ("complete", "failed")
+#: statuses after which a trial never runs again (a pruned one was stopped by the study's scheduler)
+TERMINAL = ("complete", "failed", "pruned")
 
 
 def mean_of(values: Iterable[float]) -> float:
@@ -54,10 +55,17 @@ class ConfigState:
     done: set[int] = field(default_factory=set)
     #: mean of ``values`` (None before the first one), kept up to date by ``add_value``
     mean: float | None = None
+    #: the last value a pruned trial of it reported (it never completed, so it is no candidate for best)
+    pruned_value: float | None = None
 
     def add_value(self, repeat: int, value: float) -> None:
         self.values[repeat] = value
         self.mean = mean_of(self.values.values())
+
+    @property
+    def told(self) -> float | None:
+        """What the searcher learns of the config: its mean, else the value at which it was pruned."""
+        return self.mean if self.mean is not None else self.pruned_value
 
     @property
     def std(self) -> float:
@@ -66,11 +74,12 @@ class ConfigState:
     def to_json(self) -> dict:
         return {"config_id": self.config_id, "config": self.config, "subspace": self.subspace,
                 "first_trial": self.first_trial, "values": [[r, v] for r, v in self.values.items()],
-                "done": sorted(self.done)}
+                "done": sorted(self.done), "pruned_value": self.pruned_value}
 
     @classmethod
     def from_json(cls, data: dict) -> "ConfigState":
-        state = cls(data["config_id"], data["config"], data["subspace"], data["first_trial"], done=set(data["done"]))
+        state = cls(data["config_id"], data["config"], data["subspace"], data["first_trial"], done=set(data["done"]),
+                    pruned_value=data.get("pruned_value"))
         for repeat, value in data["values"]:
             state.add_value(repeat, value)
         return state
@@ -104,8 +113,16 @@ class Ledger:
         self.last_run: dict | None = None
         self.counts: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
+        #: the last step each running trial reported
+        self.steps: dict[int, float] = {}
+        self.n_reports = 0
 
     def add(self, record: dict) -> ConfigState | None:
+        if "progress" in record:
+            self.n_reports += 1
+            if record["progress"] in self.open:
+                self.steps[record["progress"]] = record["step"]
+            return None
         if "study" in record:
             if record["study"] == "started":
                 self.stopped = None
@@ -117,6 +134,8 @@ class Ledger:
         if trial in self.closed:  # a trial that ended for good never changes: a later record is a duplicate
             return None
         previous = self.open.pop(trial, None)
+        if record["status"] != "running":
+            self.steps.pop(trial, None)
         if previous is not None:
             self.counts[kind_of(previous)] -= 1
         self.counts[kind_of(record)] = self.counts.get(kind_of(record), 0) + 1
@@ -131,6 +150,8 @@ class Ledger:
         self.closed.add(trial)
         if record["status"] == "complete":
             state.add_value(record["repeat"], record["value"])
+        elif record["status"] == "pruned":
+            state.pruned_value = record.get("value")
         else:
             kind = failure_kind(record.get("reason", "unknown"))
             self.reasons[kind] = self.reasons.get(kind, 0) + 1
@@ -149,6 +170,11 @@ class Ledger:
     @property
     def n_trials(self) -> int:
         return len(self.open) + len(self.closed)
+
+    @property
+    def n_ended(self) -> int:
+        """Trials that ended for good: complete, failed with no retry due, or pruned."""
+        return self.count("complete") + self.count("failed") + self.count("pruned")
 
     def knows(self, trial: int) -> bool:
         return trial in self.closed or trial in self.open
@@ -181,7 +207,7 @@ class Ledger:
         return {
             "n_trials": self.n_trials, "n_complete": self.count("complete"), "n_failed": self.count("failed"),
             "n_running": self.count("running"), "n_cancelled": self.count("cancelled"),
-            "n_retrying": self.count("retrying"),
+            "n_retrying": self.count("retrying"), "n_pruned": self.count("pruned"), "n_reports": self.n_reports,
             "n_configs": len(self.config_ids), "failures": self.failure_reasons(), "best": self.best_json(),
             "stopped": None if self.stopped is None else {k: self.stopped.get(k) for k in ("reason", "final", "time")},
         }
@@ -192,7 +218,8 @@ class Ledger:
                 "closed": _ranges(self.closed), "config_ids": _ranges(self.config_ids),
                 "configs": [state.to_json() for state in self.configs.values()],
                 "best": None if self.best is None else self.best.to_json(),
-                "stopped": self.stopped, "last_run": self.last_run, "counts": self.counts, "reasons": self.reasons}
+                "stopped": self.stopped, "last_run": self.last_run, "counts": self.counts, "reasons": self.reasons,
+                "steps": [[trial, step] for trial, step in self.steps.items()], "n_reports": self.n_reports}
 
     @classmethod
     def from_json(cls, data: dict) -> "Ledger":
@@ -204,6 +231,8 @@ class Ledger:
         ledger.best = None if data["best"] is None else ConfigState.from_json(data["best"])
         ledger.stopped, ledger.counts, ledger.reasons = data["stopped"], data["counts"], data["reasons"]
         ledger.last_run = data["last_run"]
+        ledger.steps = {trial: step for trial, step in data.get("steps", [])}
+        ledger.n_reports = data.get("n_reports", 0)
         return ledger
 
 

@@ -54,22 +54,49 @@ class Trial:
     inputs: dict[str, str] = field(default_factory=dict)
     #: COMPSs: which submission of this attempt, so a late outcome of an earlier one is told apart
     token: str = ""
+    #: the resource (epochs, iterations...) to run up to in this attempt, as a scheduler set it; None: no limit
+    budget: float | None = None
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """``trials/<id>/checkpoint``: kept across the trial's attempts and rungs."""
+        return f"{self.workdir}/checkpoint" if self.workdir else "checkpoint"
 
     def record(self) -> dict:
         """The fields every journal record of the trial carries (``jq`` reads them by these names)."""
-        return {"trial": self.id, "config_id": self.config_id, "repeat": self.repeat, "attempt": self.attempt,
-                "seed": self.seed, "config": self.config, "subspace": self.subspace, "source": self.source}
+        record = {"trial": self.id, "config_id": self.config_id, "repeat": self.repeat, "attempt": self.attempt,
+                  "seed": self.seed, "config": self.config, "subspace": self.subspace, "source": self.source}
+        if self.budget is not None:
+            record["budget"] = self.budget
+        return record
 
 
-#: how an attempt can end
-COMPLETE, FAILED, CANCELLED = "complete", "failed", "cancelled"
+#: how an attempt can end: ``pruned`` and ``paused`` trials were stopped by the study's scheduler
+COMPLETE, FAILED, CANCELLED, PRUNED, PAUSED = "complete", "failed", "cancelled", "pruned", "paused"
+STOPPED = (PRUNED, PAUSED)
+
+
+@dataclass(frozen=True)
+class Report:
+    """An intermediate value a running trial reported (``trial.report(step, value)``)."""
+
+    trial: int
+    attempt: int
+    step: float
+    value: float
+    time: float
+
+    def record(self) -> dict:
+        """Its journal record (``progress``)."""
+        return {"progress": self.trial, "attempt": self.attempt, "step": self.step, "value": self.value,
+                "time": self.time}
 
 
 @dataclass
 class Outcome:
     """How one attempt ended: as its runner saw it, or as the engine did when the runner could not say."""
 
-    status: str = ""  # COMPLETE, FAILED or CANCELLED; "" while the attempt runs
+    status: str = ""  # COMPLETE, FAILED, CANCELLED, PRUNED or PAUSED; "" while the attempt runs
     reason: str = ""
     start: float | None = None
     end: float | None = None
@@ -82,6 +109,8 @@ class Outcome:
     pid: int | None = None
     cores: list[int] | None = None
     gpus: list[str] | None = None
+    #: the last step the trial reported (stopped trials: the step it was stopped at)
+    step: float | None = None
 
     def record(self) -> dict:
         """The journal's fields for it: those that are set."""

@@ -21,7 +21,7 @@ LAYERS = [
     ["__init__", "errors"],
     ["trial"],
     ["space"],
-    ["search"],
+    ["search", "schedule"],
     ["runtime"],
     ["experiment"],
     ["journal", "lock", "results"],

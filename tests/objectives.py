@@ -193,3 +193,36 @@ def jittered_bowl(config: dict) -> float:
     """A smooth bowl that takes a random time (up to 0.15 s), so trials run at once end in any order."""
     time.sleep(random.SystemRandom().uniform(0.0, 0.15))
     return (config["x"] - 0.3) ** 2 + (config["y"] + 0.1) ** 2
+
+
+def learning_curve(config: dict, trial) -> float:
+    """Reports ``x + 1 / step`` at steps 1, 2... up to its budget (default 5), pausing ``pause`` s per step;
+    notes in its checkpoint folder the steps it ran."""
+    steps = int(trial.budget or config.get("steps", 5))
+    with open(os.path.join(trial.checkpoint_dir, "steps.txt"), "a") as notes:
+        for step in range(1, steps + 1):
+            time.sleep(config.get("pause", 0.01))
+            notes.write(f"{step}\n")
+            notes.flush()
+            trial.report(step, config["x"] + 1.0 / step)
+    return config["x"] + 1.0 / steps
+
+
+def deaf_after_one_report(config: dict, trial) -> float:
+    """Reports once, then works for a minute without reporting (a stop can only kill it)."""
+    trial.report(1, config["x"])
+    time.sleep(60)
+    return config["x"]
+
+
+def bad_report(config: dict, trial) -> float:
+    """Reports something invalid (``config["bad"]``); with ``catch``, swallows the error and returns 0.5."""
+    try:
+        trial.report(1, 1.0)
+        step, value = {"nan": (2, float("nan")), "backwards": (0, 1.0), "text": (2, "1.0"),
+                       "inf step": (float("inf"), 1.0), "bool": (2, True)}[config["bad"]]
+        trial.report(step, value)
+    except ValueError:
+        if not config.get("catch"):
+            raise
+    return 0.5

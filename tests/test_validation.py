@@ -15,6 +15,15 @@ from conftest import ROOT, cli
 BAD = Path(__file__).parent / "bad_experiments"
 
 EXPECTED = {
+    "scheduler_unknown": "scheduler.name: unknown scheduler 'ashaa' (did you mean 'asha'?)",
+    "scheduler_not_object": "scheduler: expected a name or an object with \"name\", got 3",
+    "scheduler_option_misspelt": "scheduler.etta: unknown option of the asha scheduler (did you mean 'eta'?)",
+    "scheduler_eta_too_small": "scheduler.eta: expected an integer from 2 to 1000, got 1",
+    "scheduler_max_missing": "scheduler.max: missing: the budget (in epochs) every trial runs up to",
+    "scheduler_max_below_min": "scheduler.max: expected a number from 3 to",
+    "scheduler_type_unknown": "scheduler.type: expected \"stopping\"",
+    "scheduler_median_min_not_number": "scheduler.min: expected a number, got '1'",
+    "scheduler_with_repeats": "repeats: expected 1 with the median scheduler",
     "absurd_repeat": "space.w.n: expected 1 <= n <= 10000",
     "absurd_trials": "budget.trials: expected an integer from 1 to 10000000",
     "algorithm_name_not_a_string": "algorithm.name: unknown algorithm {'a': 1}",

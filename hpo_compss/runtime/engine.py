@@ -1,10 +1,10 @@
-"""What the driver needs of a backend: the five calls both engines answer, and what they return."""
+"""What the driver needs of a backend: the calls both engines answer, and what they return."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Union
 
-from ..trial import ComputeClass, Outcome, Trial
+from ..trial import ComputeClass, Outcome, Report, Trial
 from .resources import Assignment
 
 
@@ -16,6 +16,10 @@ class Finished:
     outcome: Outcome
     #: where it ran; None for a trial that never ran (its config could not be built)
     assignment: Assignment | None
+
+
+#: what ``Engine.wait`` returns, in the order it happened: a running trial's report, or a trial's end
+Event = Union[Finished, Report]
 
 
 class Engine(Protocol):
@@ -39,8 +43,11 @@ class Engine(Protocol):
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``)."""
 
-    def wait(self, timeout: float | None) -> list[Finished]:
-        """Trials that ended within ``timeout`` seconds (maybe none).
+    def stop(self, trial: int, status: str) -> None:
+        """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed."""
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        """Reports and ends of trials within ``timeout`` seconds (maybe none), in order.
 
         A trial a batch system's stop signal ended comes back ``cancelled`` (the driver runs it again);
         a worker lost before the trial's objective started is the engine's to replace, never an outcome.

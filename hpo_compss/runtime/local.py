@@ -5,6 +5,10 @@ environment, so thread counts and ``CUDA_VISIBLE_DEVICES`` are set before any li
 it pins itself to its cores and runs one trial at a time. A worker is kept for the next trial of the
 same class on the same cores (like COMPSs' persistent workers) unless ``fresh_process`` is set.
 
+A worker says when the objective starts and passes on the trial's reports as they come. A trial
+the driver stops (``stop``) is told so at its next report and ends there as ``pruned`` or ``paused``;
+one that has not ended ``STOP_GRACE`` seconds later is killed with its worker, and its slot freed.
+
 A worker says when the objective starts. The timeout counts from there; a worker lost before it
 (killed while idle, dead in its start-up) is replaced and the trial sent again without charging an
 attempt; one that dies after it is the trial's crash, unless a batch system's stop signal killed it
@@ -32,12 +36,12 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..trial import FAILED, ComputeClass, Outcome, Trial
-from .engine import Finished
+from ..trial import FAILED, ComputeClass, Outcome, Report, Trial
+from .engine import Event, Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
 from .resources import Assignment, Machine, ResourcePool
-from .runner import STARTED
+from .runner import PROGRESS, STARTED, STOP
 
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
@@ -46,6 +50,8 @@ PREFETCH_BELOW = 0.25
 #: how much work (seconds) to keep queued at a worker of short trials, and at most how many trials
 QUEUED_WORK = 0.01
 MAX_QUEUED = 8
+#: how long a stopped trial has to end on its own before its worker is killed
+STOP_GRACE = 0.5
 
 
 @dataclass(eq=False)
@@ -61,6 +67,10 @@ class _Worker:
     began: float = 0.0
     #: when to give up on ``trial`` (monotonic)
     deadline: float = float("inf")
+    #: the last report of ``trial``
+    last: Report | None = None
+    #: when to kill the worker of a stopped ``trial`` that has not ended (monotonic)
+    stop_deadline: float = float("inf")
 
 
 class LocalEngine:
@@ -82,6 +92,8 @@ class LocalEngine:
         self.durations: dict[str, float] = {}
         #: workers each trial lost before its objective started, by (trial, attempt)
         self.lost: dict[tuple[int, int], int] = {}
+        #: trials told to stop (PRUNED or PAUSED) that have not ended yet, by id
+        self.stops: dict[int, str] = {}
         self._log = open(self.study_dir / "workers.log", "ab")
         self.run = uuid.uuid4().hex
         self._warden, self._warden_pipe = _start_warden(self.run, self._log)
@@ -120,18 +132,30 @@ class LocalEngine:
         worker.process.send(trial)
         return worker.assignment
 
-    def wait(self, timeout: float | None) -> list[Finished]:
-        """Wait up to ``timeout`` seconds for trials to end; returns those that did (maybe none)."""
+    def stop(self, trial: int, status: str) -> None:
+        """Stop a running (or queued) trial; it ends as ``status`` (PRUNED or PAUSED), by itself or killed."""
+        for worker in self.workers:
+            if worker.trial is not None and worker.trial.id == trial:
+                worker.process.send((STOP, trial, status))
+                self.stops[trial] = status
+                worker.stop_deadline = min(worker.stop_deadline, time.monotonic() + STOP_GRACE)
+            elif any(queued.id == trial for queued in worker.queued):
+                worker.process.send((STOP, trial, status))
+                self.stops[trial] = status
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        """Wait up to ``timeout`` seconds for trials to report or end; returns what happened (maybe nothing)."""
         busy = [w for w in self.workers if w.trial is not None]
         if not busy:
             return []
         now = time.monotonic()
-        limit = min([w.deadline for w in busy] + [now + timeout if timeout is not None else float("inf")])
+        limit = min([min(w.deadline, w.stop_deadline) for w in busy]
+                    + [now + timeout if timeout is not None else float("inf")])
         if any(w.process.pidfd is None for w in busy):
             limit = min(limit, now + POLL_SECONDS)
         handles = [h for w in busy for h in (w.process.connection, w.process.pidfd) if h is not None]
         ready = set(wait(handles, None if limit == float("inf") else max(0.0, limit - now)))
-        finished: list[Finished] = []
+        finished: list[Event] = []
         now = time.monotonic()
         for worker in busy:
             closed = self._read(worker, finished)
@@ -143,6 +167,8 @@ class LocalEngine:
                 self._lose(worker, finished)
             elif now >= worker.deadline:
                 self._expire(worker, finished)
+            elif now >= worker.stop_deadline:
+                self._halt(worker, finished)
         return finished
 
     def cancel(self, reason: str) -> list[Finished]:
@@ -197,7 +223,7 @@ class LocalEngine:
         previous = self.durations.get(cls.name)
         self.durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
 
-    def _read(self, worker: _Worker, finished: list[Finished]) -> bool:
+    def _read(self, worker: _Worker, finished: list[Event]) -> bool:
         """Take the messages the worker has sent so far; True when its channel has closed."""
         connection = worker.process.connection
         while worker.trial is not None and connection.ready():
@@ -207,6 +233,9 @@ class LocalEngine:
                 return True
             if kind == STARTED:
                 self._start(worker, body)
+            elif kind == PROGRESS:
+                worker.last = Report(worker.trial.id, worker.trial.attempt, *body)
+                finished.append(worker.last)
             else:
                 self._learn(worker.assignment.cls, body)
                 finished.append(self._done(worker, body))
@@ -218,6 +247,8 @@ class LocalEngine:
         worker.started = False
         worker.began = time.time()
         worker.deadline = time.monotonic() + START_UP_SECONDS if self.timeout else float("inf")
+        worker.last = None
+        worker.stop_deadline = time.monotonic() + STOP_GRACE if trial.id in self.stops else float("inf")
 
     def _start(self, worker: _Worker, began: float) -> None:
         worker.started = True
@@ -227,6 +258,7 @@ class LocalEngine:
     def _done(self, worker: _Worker, outcome: Outcome) -> Finished:
         """The current trial ended: the queued one (if any) becomes current on the same slot, else the slot frees."""
         finished = Finished(worker.trial, outcome, worker.assignment)
+        self.stops.pop(worker.trial.id, None)
         if worker.queued:
             self._begin(worker, worker.queued.popleft())
         else:
@@ -234,7 +266,7 @@ class LocalEngine:
             self.pool.release(worker.assignment)
         return finished
 
-    def _lose(self, worker: _Worker, finished: list[Finished]) -> None:
+    def _lose(self, worker: _Worker, finished: list[Event]) -> None:
         """The worker died. After its objective started, that ends the trial; before, the trial goes to a new worker."""
         status = worker.process.reap()
         key = (worker.trial.id, worker.trial.attempt)
@@ -248,10 +280,22 @@ class LocalEngine:
                 finished.append(self._done(worker, self._failure(worker, reason)))
         self._replace(worker)
 
-    def _expire(self, worker: _Worker, finished: list[Finished]) -> None:
+    def _expire(self, worker: _Worker, finished: list[Event]) -> None:
         worker.process.kill()
         reason = timeout_reason(self.timeout) if worker.started else start_up_reason(START_UP_SECONDS)
         finished.append(self._done(worker, self._failure(worker, reason)))
+        self._replace(worker)
+
+    def _halt(self, worker: _Worker, finished: list[Event]) -> None:
+        """A stopped trial did not end within STOP_GRACE: kill it; it ends as stopped with its last report."""
+        worker.process.kill()
+        last = worker.last
+        outcome = self._failure(worker, f"stopped by the scheduler{'' if last is None else f' at step {last.step:g}'}; "
+                                        f"killed, as it had not returned {STOP_GRACE:g} s later",
+                                self.stops[worker.trial.id])
+        if last is not None:
+            outcome.value, outcome.step = last.value, last.step
+        finished.append(self._done(worker, outcome))
         self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:

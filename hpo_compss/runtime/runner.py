@@ -30,9 +30,12 @@ MAX_EXTRA_VALUE_BYTES = 1024
 #: deeper nesting in extras is recorded as its repr
 MAX_EXTRAS_DEPTH = 20
 #: the messages a worker sends for each trial: (STARTED, wall time) just before the objective is
-#: called, then (OUTCOME, outcome)
+#: called, (PROGRESS, (step, value, time)) for each report, then (OUTCOME, outcome)
 STARTED = "started"
+PROGRESS = "progress"
 OUTCOME = "outcome"
+#: the message its parent sends to stop a running trial: (STOP, trial id, PRUNED or PAUSED)
+STOP = "stop"
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,86 @@ class TrialContext:
     threads: int
     #: the experiment's input files and folders by name, as paths on the node running the trial
     inputs: Mapping[str, str] = field(default_factory=dict)
+    #: the resource (epochs, iterations, a data fraction) to run up to in this attempt; None: no limit
+    budget: float | None = None
+    reporter: "Reporter" = field(default_factory=lambda: Reporter(), repr=False, compare=False)
 
     @property
     def workdir(self) -> str:
         """The trial's own folder in the study (``trials/<id>``), created on first use, for files to keep."""
         os.makedirs(self.folder, exist_ok=True)
         return self.folder
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """``trials/<id>/checkpoint``, created on first use: kept across the trial's attempts and rungs."""
+        path = os.path.join(self.folder, "checkpoint")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def report(self, step: float, value: float) -> None:
+        """Record an intermediate ``value`` at ``step`` (an epoch, an iteration...); steps must increase.
+
+        Raises ``TrialStopped`` once the study's scheduler has stopped this trial: let it propagate.
+        """
+        self.reporter.report(step, value)
+
+    def should_stop(self) -> bool:
+        """Has the study's scheduler stopped this trial? (For objectives that prefer to ask, then return.)"""
+        return self.reporter.should_stop()
+
+
+class TrialStopped(BaseException):
+    """The study's scheduler stopped the trial (``trial.report`` raises it). A BaseException, so that an
+    objective's ``except Exception`` does not swallow it."""
+
+
+class InvalidReport(ValueError):
+    """A report that is not a finite number at a step after the last one."""
+
+
+class Reporter:
+    """Checks a trial's reports, passes them on (``send``) and learns of a stop (``stop_requested``).
+
+    A bad report fails the trial even if the objective catches the error; a stop makes the next
+    report raise ``TrialStopped``.
+    """
+
+    def __init__(self, send: Callable[[float, float, float], None] | None = None,
+                 stop_requested: Callable[[], str | None] | None = None):
+        self.send = send
+        self.stop_requested = stop_requested
+        self.last_step: float | None = None
+        self.last_value: float | None = None
+        self.error: str | None = None
+        #: PRUNED or PAUSED once the trial was stopped
+        self.stopped: str | None = None
+
+    def report(self, step: Any, value: Any) -> None:
+        if self.error is None:
+            self.error = self._check(step, value)
+        if self.error is not None:
+            raise InvalidReport(self.error)
+        self.last_step, self.last_value = float(step), float(value)
+        if self.send is not None:
+            self.send(self.last_step, self.last_value, time.time())
+        if self.should_stop():
+            raise TrialStopped(self.stopped)
+
+    def should_stop(self) -> bool:
+        if self.stopped is None and self.stop_requested is not None:
+            self.stopped = self.stop_requested()
+        return self.stopped is not None
+
+    def _check(self, step: Any, value: Any) -> str | None:
+        for name, number in (("step", step), ("value", value)):
+            if _is_boolean(number) or not isinstance(number, numbers.Real):
+                return _clip(f"report({_repr(step)}, {_repr(value)}): the {name} is not a number")
+            if not math.isfinite(float(number)):
+                return f"report({step!r}, {value!r}): the {name} is {float(number)}"
+        if self.last_step is not None and float(step) <= self.last_step:
+            return f"report({step!r}, ...): step {float(step):g} does not come after step {self.last_step:g}"
+        return None
 
 
 _current: TrialContext | None = None
@@ -119,11 +196,13 @@ def failed(reason: str, **fields: Any) -> Outcome:
     return Outcome(FAILED, _clip(reason), now, now, **fields)
 
 
-def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None] | None = None) -> Outcome:
+def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None] | None = None,
+              reporter: Reporter | None = None) -> Outcome:
     """Run ``objective`` on ``trial.config`` and return the outcome (never raises).
 
     ``started`` is called with the time just before the objective is: what happens before it (this
     process's own set-up) is not the trial's doing, and its failure is reported as ``worker: ...``.
+    ``reporter`` carries the trial's reports to its engine and brings back a stop.
     """
     global _current
     placed = trial_resources()
@@ -131,7 +210,8 @@ def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None
     try:
         with _captured_output(trial.workdir, trial.attempt):
             context = TrialContext(trial.id, trial.config_id, trial.repeat, trial.attempt, trial.seed,
-                                   trial.workdir, placed.cores, placed.gpus, placed.threads, trial.inputs)
+                                   trial.workdir, placed.cores, placed.gpus, placed.threads, trial.inputs,
+                                   trial.budget, reporter or Reporter())
             _seed_everything(trial.seed)
             _current = context
             try:
@@ -151,23 +231,39 @@ def _call(objective: Callable, trial: Trial, context: TrialContext, outcome: Out
     outcome.start = time.time()
     if started is not None:
         started(outcome.start)
+    reporter = context.reporter
     try:
         result = objective(trial.config, context) if wants_trial(objective) else objective(trial.config)
         outcome.end = time.time()
+        outcome.step = reporter.last_step
+        if reporter.error is None and reporter.stopped is not None:  # it saw its stop, then returned
+            _stopped(outcome, reporter)
+            return
         outcome.value, extras = interpret(result, trial.metric)
         outcome.extras = bounded_extras(extras, trial.workdir, trial.attempt, outcome)
         outcome.status = COMPLETE
     except BaseException as error:  # the objective's failure, whatever it is, is the trial's, not ours
         if outcome.end is None:
             outcome.end = time.time()
+        outcome.step = reporter.last_step
         outcome.status = FAILED
-        if isinstance(error, InvalidResult):
+        if isinstance(error, TrialStopped) and reporter.error is None:
+            _stopped(outcome, reporter)
+        elif isinstance(error, InvalidResult):
             outcome.reason = f"invalid result: {error}"
         elif isinstance(error, SystemExit):
             outcome.reason = _clip(f"exited: sys.exit({error.code!r})")
         else:
             outcome.reason = _clip(f"exception: {type(error).__name__}: {error}")
             traceback.print_exc()
+    if reporter.error is not None:  # even if the objective caught it
+        outcome.status, outcome.value, outcome.reason = FAILED, None, _clip(f"invalid report: {reporter.error}")
+
+
+def _stopped(outcome: Outcome, reporter: Reporter) -> None:
+    """The trial ended on its scheduler's stop: its value is the last it reported."""
+    outcome.status, outcome.value = reporter.stopped, reporter.last_value
+    outcome.reason = "stopped by the scheduler" + ("" if reporter.last_step is None else f" at step {reporter.last_step:g}")
 
 
 def interpret(result: Any, metric: str) -> tuple[float, dict]:

@@ -4,11 +4,13 @@ Started with its environment already set (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES.
 itself to its cores, arranges to die with its parent, imports the objective once, then runs the
 trials it is sent over the socket ``FD`` one at a time until the socket closes.
 
-For each trial it sends two messages (``runner.STARTED`` just before the objective is called, then
-``runner.OUTCOME``), so its parent knows whether the objective ever ran: a worker lost before that
-is the engine's problem, not the trial's failure, and the trial's timeout starts there, after the
-worker's start-up and the objective's import. After each trial the worker kills whatever the
-trial started and left running, and returns to its starting folder.
+For each trial it sends ``runner.STARTED`` just before the objective is called, ``runner.PROGRESS``
+for each of the trial's reports, then ``runner.OUTCOME``, so its parent knows whether the objective
+ever ran: a worker lost before that is the engine's problem, not the trial's failure, and the trial's
+timeout starts there, after the worker's start-up and the objective's import. Its parent may send a
+``runner.STOP`` for the running trial; the worker reads it at the trial's next report (keeping any
+trials sent meanwhile for later). After each trial the worker kills whatever the trial started and
+left running, and returns to its starting folder.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+from collections import deque
 
 PR_SET_PDEATHSIG = 1
 
@@ -43,7 +46,7 @@ def main(argv: list[str]) -> None:
     from .channel import Channel
     from .descendants import adopt_orphans, end_descendants
     from .objective import ObjectiveError, load_objective
-    from .runner import OUTCOME, STARTED, failed, run_trial
+    from .runner import OUTCOME, PROGRESS, STARTED, STOP, Reporter, failed, run_trial
 
     adopt_orphans()
     channel = Channel(socket.socket(fileno=fd))
@@ -54,15 +57,41 @@ def main(argv: list[str]) -> None:
         objective = None
         load_error = str(error)
     fresh = os.environ.get("HPO_COMPSS_FRESH_PROCESS") == "1"
+    backlog: deque = deque()  # trials sent while another ran
+    stops: dict[int, str] = {}  # stops received, by trial id (a queued trial may be stopped before it runs)
+    running: list[int] = []  # the id of the trial running now, if any
+
+    def take(message: object) -> None:
+        if not (isinstance(message, tuple) and message[0] == STOP):
+            backlog.append(message)
+        elif message[1] in running or any(queued.id == message[1] for queued in backlog):
+            stops[message[1]] = message[2]  # (a stop that crossed its trial's outcome is dropped)
+
+    def stop_for(trial_id: int) -> str | None:
+        """The stop the parent sent for this trial, if any."""
+        try:
+            while channel.ready():
+                take(channel.recv())
+        except (EOFError, OSError):  # the parent is gone: the kernel ends this process
+            pass
+        return stops.get(trial_id)
+
     while True:
         try:
-            trial = channel.recv()
+            while not backlog:
+                take(channel.recv())
         except (EOFError, OSError):
             return
+        trial = backlog.popleft()
+        running[:] = [trial.id]
         if objective is None:
             outcome = failed(f"objective: {load_error}")
         else:
-            outcome = run_trial(objective, trial, started=lambda time: channel.send((STARTED, time)))
+            reporter = Reporter(lambda step, value, time: channel.send((PROGRESS, (step, value, time))),
+                                lambda trial_id=trial.id: stop_for(trial_id))
+            outcome = run_trial(objective, trial, started=lambda time: channel.send((STARTED, time)), reporter=reporter)
+        stops.pop(trial.id, None)
+        running.clear()
         end_descendants()
         os.chdir(home)
         try:

@@ -26,11 +26,12 @@ from ..journal import Journal, JournalWriteError
 from ..lock import StudyLock
 from ..results import ConfigState, Ledger
 from ..runtime import inbox
-from ..runtime.engine import Engine, Finished
+from ..runtime.engine import Engine, Event, Finished
 from ..runtime.local import LocalEngine
 from ..runtime.resources import Assignment, Machine, usable_classes
+from ..schedule import PRUNE
 from ..search import Background, Suggestion, trial_seed
-from ..trial import FAILED, Outcome, Trial
+from ..trial import FAILED, PRUNED, Outcome, Report, Trial
 from .progress import Progress, budget_text, id_list
 from .signals import Interrupted, StopSignals
 from .stop_rules import StopRules
@@ -70,6 +71,9 @@ class Driver:
         self.trials_dir = str(self.directory / TRIALS_DIR)
         self.ledger = Ledger(experiment.mode, experiment.repeats)
         self.searcher = Background(experiment.searcher())
+        self.scheduler = experiment.scheduler()
+        #: running trials the scheduler decided to stop, for the engine
+        self.to_stop: list[int] = []
         #: the configs asked whose trials have not all ended
         self.asked: dict[int, Suggestion] = {}
         #: configs that could not be built, with why
@@ -235,6 +239,9 @@ class Driver:
             if self.awaiting is not None and not self.stop_reason:  # come back soon for the config being prepared
                 wait = min(wait, SUGGESTION_POLL)
             self._record(engine.wait(wait))
+            for trial in self.to_stop:
+                engine.stop(trial, PRUNED)
+            self.to_stop.clear()
             if budget is not None and not self.stop_reason and time.monotonic() - self.started >= budget:
                 self.stop_reason = f"time budget of {budget:g} s used"
             if self.stop_reason and engine.running:
@@ -260,6 +267,7 @@ class Driver:
             record = {**trial.record(), "status": "running", "class": cls.name, "submitted": time.time()}
             self.unjournaled.append(record)
             self.ledger.add(record)
+            self.scheduler.on_start(trial.id)
             engine.submit(trial, cls)
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
@@ -299,11 +307,15 @@ class Driver:
         reason = f"{INVALID_CONFIG}{self.invalid[trial.config_id]}"
         return Finished(trial, Outcome(FAILED, reason, now, now), None)
 
-    def _record(self, finished: list[Finished]) -> None:
-        """Journal what ended (durably, in one write, after the running records decided before it), then let
-        the searcher and the stop rules hear of it."""
+    def _record(self, events: list[Event]) -> None:
+        """Journal what was reported and what ended (durably, in one write, after the running records decided
+        before it), then let the scheduler, the searcher and the stop rules hear of it."""
         records = []
-        for item in finished:
+        for item in events:
+            if isinstance(item, Report):
+                if item.trial in self.ledger.open:
+                    records.append(item.record())
+                continue
             if item.trial.id in self.ledger.closed:
                 continue  # it ran again behind our back (a duplicate delivery): it counts once
             record = {**item.trial.record(), **item.outcome.record()}
@@ -333,14 +345,24 @@ class Driver:
             record["reason"] = f"crashed: {record.get('reason', 'interrupted')}, {count} times while the study went on"
 
     def _take(self, record: dict, quiet: bool = False) -> None:
+        """Hear of one journal record, live or replayed (``quiet``: the decisions it led to are journaled too)."""
         done = self.ledger.add(record)
+        if "progress" in record:
+            decision = self.scheduler.on_report(record["progress"], record["step"], record["value"])
+            if decision == PRUNE and not quiet:
+                self.to_stop.append(record["progress"])
+            return
         if "trial" not in record:
             return
-        if not quiet and record["status"] != "running":
+        if record["status"] == "running":
+            self.scheduler.on_start(record["trial"])
+        elif not quiet:
             self.progress.attempt(record, self.ledger)
             self._watch_opening(record)
+        if record["status"] in ("complete", "failed", "pruned"):
+            self.scheduler.on_end(record["trial"], record["status"] == "complete")
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
-            self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.mean)
+            self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.told)
             self.invalid.pop(done.config_id, None)
             self._check_stop(done)
 
@@ -388,10 +410,10 @@ class Driver:
         repeats = self.experiment.repeats
         return Trial(trial, trial // repeats, trial % repeats, attempt, trial_seed(self.experiment.seed, trial),
                      suggestion.config, suggestion.subspace, self.source, self.experiment.metric,
-                     f"{self.trials_dir}{os.sep}{trial}", self.experiment.inputs)
+                     f"{self.trials_dir}{os.sep}{trial}", self.experiment.inputs, budget=self.scheduler.max_budget)
 
     def _start_session(self, engine: Engine) -> None:
-        done = self.ledger.count("complete") + self.ledger.count("failed")
+        done = self.ledger.n_ended
         verb = "resuming" if self.ledger.n_trials else "starting"
         budget = self.experiment.to_json()["budget"]
         last = self.ledger.last_run or {}
@@ -404,7 +426,8 @@ class Driver:
                   f"{self.experiment.trials * self.experiment.repeats} trials ({done} done), "
                   f"{engine.describe()}, classes "
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes)
-                  + f"; {self.searcher.searcher.describe()}")
+                  + f"; {self.searcher.searcher.describe()}"
+                  + ("" if self.scheduler.name == "fifo" else f"; {self.scheduler.describe()}"))
         record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
                   "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
                   "budget": budget, "source": self.source}

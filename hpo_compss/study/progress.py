@@ -24,11 +24,13 @@ class Progress:
         """``[done/total] trial N value  best ...  elapsed  failures``, for an attempt that ended."""
         experiment = self.experiment
         total = experiment.trials * experiment.repeats
-        done = ledger.count("complete") + ledger.count("failed")
+        done = ledger.n_ended
         best = ledger.best
         best_text = f"best {best.mean:.6g} (trial {best.first_trial})" if best else "best -"
         if record["status"] == "complete":
             what = f"{experiment.metric} {record['value']:.6g}"
+        elif record["status"] == "pruned" and record.get("value") is not None:
+            what = f"PRUNED at step {record.get('step', 0):g}, {experiment.metric} {record['value']:.6g}"
         else:
             what = f"{record['status'].upper()} ({record.get('reason', '')})"
             if record.get("retry"):

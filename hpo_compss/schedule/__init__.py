@@ -1,0 +1,34 @@
+"""Schedulers: at which budget a trial runs and whether a running trial goes on (beside the searcher).
+
+The searcher proposes configs (what to try); the scheduler watches the trials' reports and decides
+whether each continues or is stopped. ``make_scheduler`` builds one from the experiment file's
+``"scheduler"`` object, checking every option with its key path.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError, did_you_mean
+from .base import CONTINUE, PRUNE, Scheduler
+from .fifo import FifoScheduler
+from .median import MedianStoppingRule
+from .successive_halving import AshaStopping
+
+SCHEDULERS: dict[str, type[Scheduler]] = {cls.name: cls for cls in (FifoScheduler, MedianStoppingRule, AshaStopping)}
+
+__all__ = ["CONTINUE", "PRUNE", "SCHEDULERS", "Scheduler", "make_scheduler"]
+
+
+def make_scheduler(spec: Any, mode: str = "min") -> Scheduler:
+    """The scheduler the experiment file's ``"scheduler"`` names (a name, or an object with ``"name"``)."""
+    if spec is None:
+        spec = {"name": "fifo"}
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise ConfigError(("scheduler",), f"expected a name or an object with \"name\", got {spec!r}")
+    cls = SCHEDULERS.get(spec["name"])
+    if cls is None:
+        raise ConfigError(("scheduler", "name"), f"unknown scheduler {spec['name']!r}{did_you_mean(spec['name'], sorted(SCHEDULERS))}; "
+                                                 f"expected one of {', '.join(sorted(SCHEDULERS))}")
+    return cls(spec, mode)
