@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 
 from .errors import ConfigError
 
-STATUSES = ("running", "complete", "failed", "cancelled")
+STATUSES = ("running", "complete", "failed", "cancelled", "pruned")
 DAMAGED_SUFFIX = ".damaged.jsonl"
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
@@ -61,6 +61,8 @@ def problem_with(record: object) -> str | None:
         return "not a JSON object"
     if "study" in record:
         return None if record["study"] in ("started", "stopped") else f"unknown study event {record['study']!r}"
+    if "progress" in record:
+        return _report_problem(record)
     for key in ("trial", "config_id", "repeat", "attempt"):
         value = record.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -75,6 +77,18 @@ def problem_with(record: object) -> str | None:
     if record["status"] == "complete" and (isinstance(value, bool) or not isinstance(value, (int, float))
                                            or not math.isfinite(value)):
         return f"a complete trial's value is not a finite number: {value!r}"
+    return None
+
+
+def _report_problem(record: dict) -> str | None:
+    for key in ("progress", "attempt"):
+        value = record.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{key} is not a count: {value!r}"
+    for key in ("step", "value"):
+        value = record.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"a report's {key} is not a finite number: {value!r}"
     return None
 
 

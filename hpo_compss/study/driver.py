@@ -332,7 +332,7 @@ class Driver:
             self._take(record)
             if record.get("retry"):
                 self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"] + 1))
-            elif record["status"] == "cancelled" and not self.stop_reason and self.signals.received is None:
+            elif record.get("status") == "cancelled" and not self.stop_reason and self.signals.received is None:
                 self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]))
         self.progress.flush()
 

@@ -1,0 +1,123 @@
+"""The schedulers' rules against hand-computed cases, and studies that prune trials as they report."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hpo_compss.schedule import CONTINUE, PRUNE, make_scheduler
+from hpo_compss.schedule.successive_halving import rung_levels
+
+from conftest import ROOT, cli, journal, objective, write_experiment
+
+
+def test_asha_rungs_are_min_times_powers_of_eta_up_to_max():
+    assert rung_levels(1, 81, 3) == [1, 3, 9, 27, 81]
+    assert rung_levels(1, 100, 3) == [1, 3, 9, 27, 81, 100]
+    assert rung_levels(2, 2, 2) == [2]
+
+
+def test_asha_stops_a_trial_outside_the_top_third_of_its_rung_once_the_rung_holds_eta_values():
+    asha = make_scheduler({"name": "asha", "min": 1, "max": 27, "eta": 3})
+    # rung 1: 5 (alone: goes on), 3 (two values: goes on), 4 (of [3, 4, 5] only the best 1 goes on),
+    # 1 (of four, the best 2 go on), 3.5 (of five, the best 2 go on: 1 and 3)
+    decisions = [asha.on_report(trial, 1, value) for trial, value in enumerate([5, 3, 4, 1, 3.5])]
+    assert decisions == [CONTINUE, CONTINUE, PRUNE, CONTINUE, PRUNE]
+    # a report past several rungs at once is recorded at each; the top rung (the end) judges nothing
+    assert asha.on_report(1, 30, 2.0) == CONTINUE
+    assert asha.recorded == [[5, 3, 4, 1, 3.5], [2.0], [2.0], []]
+    assert asha.on_report(1, 31, 9.0) == CONTINUE  # rungs it passed are not judged again
+
+
+def test_asha_in_max_mode_keeps_the_largest_values():
+    asha = make_scheduler({"name": "asha", "max": 9, "eta": 2}, mode="max")
+    assert [asha.on_report(t, 1, v) for t, v in enumerate([0.5, 0.9, 0.1])] == [CONTINUE, CONTINUE, PRUNE]
+
+
+def test_the_median_rule_compares_the_best_so_far_with_the_median_of_finished_running_averages():
+    median = make_scheduler({"name": "median", "min": 1, "min_trials": 2})
+    for trial, curve in ((0, [(1, 4.0), (2, 2.0)]), (1, [(1, 6.0), (2, 4.0)])):
+        for step, value in curve:
+            assert median.on_report(trial, step, value) == CONTINUE  # fewer than 2 finished: no judgement
+        median.on_end(trial, complete=True)
+    assert median.on_report(2, 1, 5.5) == PRUNE  # averages at step 1: 4 and 6, median 5
+    assert median.on_report(3, 1, 4.5) == CONTINUE
+    assert median.on_report(3, 2, 4.2) == PRUNE  # averages up to step 2: 3 and 5, median 4; best so far 4.2
+
+
+def asha_study(tmp_path, pause: float = 0.01, trials: int = 12):
+    return write_experiment(tmp_path, {
+        "name": "asha", "objective": objective("learning_curve"),
+        "space": {"x": {"uniform": [0, 1]}, "pause": {"constant": pause}},
+        "algorithm": "random", "budget": {"trials": trials}, "seed": 3,
+        "scheduler": {"name": "asha", "resource": "epochs", "min": 1, "max": 9, "eta": 3},
+        "compute_classes": {"cpu": {"cpus": 1}}})
+
+
+def replayed_prunes(records: list[dict]) -> dict[int, float]:
+    """The trials a fresh ASHA would prune, and at which step, hearing the journal's reports in order."""
+    asha = make_scheduler({"name": "asha", "min": 1, "max": 9, "eta": 3})
+    pruned: dict[int, float] = {}
+    for record in records:
+        if "progress" in record and asha.on_report(record["progress"], record["step"], record["value"]) == PRUNE:
+            pruned.setdefault(record["progress"], record["step"])
+        elif record.get("status") == "running":
+            asha.on_start(record["trial"])
+    return pruned
+
+
+def check_asha_journal(records: list[dict]) -> None:
+    ends = {r["trial"]: r for r in records if r.get("status") in ("complete", "pruned", "failed")}
+    reports: dict[int, list[dict]] = {}
+    for record in records:
+        if "progress" in record:
+            reports.setdefault(record["progress"], []).append(record)
+    pruned = {t: r for t, r in ends.items() if r["status"] == "pruned"}
+    assert pruned and len(pruned) < len(ends)
+    assert all(r["status"] != "failed" for r in ends.values())
+    for trial, end in ends.items():
+        last = reports[trial][-1]
+        if end["status"] == "complete":
+            assert last["step"] == 9 and end["budget"] == 9
+        else:  # pruned at the step it was judged at, with the value it last reported there
+            assert (end["value"], end["step"]) == (last["value"], last["step"])
+    # every decision is the rule's, given the journal's order of reports; the trial stops at its next report
+    # after the decision, so it may have run a step or two more meanwhile
+    decided = replayed_prunes(records)
+    assert set(decided) == set(pruned)
+    assert all(decided[t] <= r["step"] < 9 for t, r in pruned.items())
+
+
+def test_an_asha_study_prunes_trials_at_their_rungs_and_journals_every_report(tmp_path):
+    path = asha_study(tmp_path)
+    study = tmp_path / "study"
+    result = cli("run", str(path), "--study-dir", str(study))
+    assert result.returncode == 0, result.stderr
+    assert "asha (stopping) on epochs, rungs 1, 3, 9" in result.stdout
+    records = journal(study)
+    check_asha_journal(records)
+    status = json.loads(cli("status", str(study), "--json").stdout)
+    assert status["n_pruned"] == sum(r.get("status") == "pruned" for r in records)
+    assert status["n_reports"] == sum("progress" in r for r in records)
+    assert status["n_complete"] + status["n_pruned"] == 12
+
+
+def test_an_asha_study_killed_mid_rung_resumes_with_every_decision_intact(tmp_path):
+    path = asha_study(tmp_path, pause=0.15, trials=10)
+    study = tmp_path / "study"
+    driver = subprocess.Popen([sys.executable, "-m", "hpo_compss.cli", "run", str(path), "--study-dir", str(study)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ((study / "journal.jsonl").exists() and any(r.get("status") == "pruned" for r in journal(study))):
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.4)  # into the next trial's steps
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    result = cli("resume", str(study))
+    assert result.returncode == 0, result.stderr
+    check_asha_journal(journal(study))
