@@ -16,6 +16,7 @@ _EXPORTS = {
     "run_study": "hpo_compss.study",
     "current_trial": "hpo_compss.runtime.runner",
     "TrialContext": "hpo_compss.runtime.runner",
+    "TrialStopped": "hpo_compss.runtime.runner",
     "trial_resources": "hpo_compss.runtime.runner",
     "TrialResources": "hpo_compss.runtime.runner",
     "ConfigError": "hpo_compss.errors",

@@ -316,3 +316,17 @@ def test_a_resumed_study_is_not_held_up_by_the_traces_of_its_cancelled_tasks(tmp
     assert resumed.returncode == 0, resumed.stderr.read()
     (short,) = [r for r in trial_records(study, "complete") if r["trial"] == 1]
     assert seen is not None and seen - short["end"] < 3.0  # journaled as it ended, not after the long trial
+
+
+def test_a_trial_that_reports_completes_on_compss_and_a_pruning_scheduler_is_refused_there(tmp_path):
+    experiment = write_experiment(tmp_path, {"objective": objective("learning_curve"),
+                                             **explicit([{"x": 0.5, "steps": 3}, {"x": 0.25, "steps": 4}])})
+    study = tmp_path / "study"
+    done = runcompss(experiment, study, standin_env(tmp_path, cpus=2))
+    assert done.returncode == 0, done.stderr
+    ends = sorted((r["trial"], r["value"], r["step"]) for r in trial_records(study, "complete"))
+    assert ends == [(0, 0.5 + 1 / 3, 3.0), (1, 0.5, 4.0)]
+    pruning = write_experiment(tmp_path, {"objective": objective("learning_curve"), "scheduler": {"name": "median"},
+                                          **explicit([{"x": 0.5}])}, name="pruning.json")
+    refused = runcompss(pruning, tmp_path / "other", standin_env(tmp_path, cpus=2))
+    assert refused.returncode == 2 and "scheduler: expected fifo on the compss backend" in refused.stderr

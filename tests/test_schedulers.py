@@ -121,3 +121,12 @@ def test_an_asha_study_killed_mid_rung_resumes_with_every_decision_intact(tmp_pa
     result = cli("resume", str(study))
     assert result.returncode == 0, result.stderr
     check_asha_journal(journal(study))
+
+
+def test_scheduler_objects_validate_against_the_json_schema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "hpo_compss" / "experiment.schema.json").read_text())
+    jsonschema.validate(json.loads(asha_study(tmp_path).read_text()), schema)
+    for bad in ({"name": "asha"}, {"name": "asha", "max": 9, "eta": 1}, {"name": "median", "max": 9}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"objective": "m:f", "space": {"x": [1]}, "scheduler": bad}, schema)

@@ -44,7 +44,8 @@ class Engine(Protocol):
         """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``)."""
 
     def stop(self, trial: int, status: str) -> None:
-        """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed."""
+        """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed.
+        (The local engine; a study on COMPSs runs with the fifo scheduler, which stops no trial.)"""
 
     def wait(self, timeout: float | None) -> list[Event]:
         """Reports and ends of trials within ``timeout`` seconds (maybe none), in order.

@@ -26,7 +26,7 @@ from ..trial import Outcome, Trial
 from . import inbox
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
                       worker_environment)
-from .runner import STARTED, TrialResources, failed, trial_resources
+from .runner import OUTCOME, STARTED, TrialResources, failed, trial_resources
 
 #: how often to look at the child where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
@@ -76,10 +76,11 @@ def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: 
             except (EOFError, OSError):
                 closed = True
                 break
-            if kind != STARTED:
+            if kind == OUTCOME:
                 return body, ""
-            started, began = True, body
-            deadline = time.monotonic() + timeout if timeout else math.inf
+            if kind == STARTED:  # (reports are not passed on: no scheduler stops trials on COMPSs)
+                started, began = True, body
+                deadline = time.monotonic() + timeout if timeout else math.inf
         if closed or worker.pidfd in ready or not worker.alive():
             status, reason = ending(worker.reap())
             if not started:
