@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import sys
 from typing import Any, Iterable, Union
@@ -99,3 +100,29 @@ def check_json(value: Any, path: Iterable[Key] = ()) -> None:
     found = json_problem(value)
     if found is not None:
         raise ConfigError((*path, *found[0]), found[1])
+
+
+def read_integer(data: dict, path: tuple[Key, ...], default: Any, low: int, high: int) -> Any:
+    """``data[path[-1]]`` (or ``default``) as an integer within [low, high], else a ConfigError at ``path``."""
+    value = data.get(path[-1], default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, f"expected an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(path, f"expected an integer from {low} to {high}, got {value}")
+    return value
+
+
+def read_number(data: dict, path: tuple[Key, ...], default: Any, low: float = -math.inf, high: float = math.inf) -> Any:
+    """``data[path[-1]]`` (or ``default``) as a finite number within [low, high], else a ConfigError at ``path``."""
+    value = data.get(path[-1], default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(path, f"expected a number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(path, f"expected a number from {low:g} to {high:g}, got {value}")
+    return value

@@ -7,14 +7,13 @@ A file without a ``"space"`` key is the PyCOMPSs paper's bare form: the whole ob
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MAX_DEPTH, ConfigError, Key, check_json, did_you_mean
+from .errors import MAX_DEPTH, ConfigError, Key, check_json, did_you_mean, read_integer, read_number
 from .runtime.objective import ObjectiveError, load_objective
 from .schedule import Scheduler, make_scheduler
 from .search import SEARCHERS, Searcher, make_searcher
@@ -153,20 +152,20 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         raise ConfigError(("mode",), f"expected \"min\" or \"max\", got {mode!r}")
     spaceless = data.get("space") is None and not _needs_space(_algorithm_name(data))
     space = None if spaceless else space_from_json(data.get("space"))
-    seed = _integer(data if seed is None else {"seed": seed}, ("seed",), 0, 0, 2**63 - 1)
+    seed = read_integer(data if seed is None else {"seed": seed}, ("seed",), 0, 0, 2**63 - 1)
     algorithm = _algorithm(data, space)
     budget = data.get("budget", {})
     if not isinstance(budget, dict):
         raise ConfigError(("budget",), f"expected an object like {{\"trials\": 100, \"seconds\": 3600}}, got {budget!r}")
     _no_unknown(budget, ("budget",), {"trials", "seconds"})
-    asked = _integer(budget, ("budget", "trials"), None, 1, MAX_TRIALS)
+    asked = read_integer(budget, ("budget", "trials"), None, 1, MAX_TRIALS)
     searcher = make_searcher(algorithm, space, seed, mode, asked) if check else None
     size = searcher.size if searcher is not None else None
 
     if "trials" not in budget and (size or 0) > MAX_TRIALS:
         raise ConfigError(("budget", "trials"), f"missing: the {searcher.name} search has {size} configs, "
                                                 f"more than the {MAX_TRIALS} trials a study may run")
-    trials = _integer(budget, ("budget", "trials"), size or DEFAULT_TRIALS, 1, MAX_TRIALS)
+    trials = read_integer(budget, ("budget", "trials"), size or DEFAULT_TRIALS, 1, MAX_TRIALS)
     if size is not None:
         trials = min(trials, size)
 
@@ -176,21 +175,21 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
     _no_unknown(stop, ("stop",), {"target", "patience", "first_failures"})
     scheduling = data.get("scheduler", "fifo")
     scheduler = make_scheduler(scheduling, mode)
-    repeats = _integer(data, ("repeats",), 1, 1, 1000)
+    repeats = read_integer(data, ("repeats",), 1, 1, 1000)
     if scheduler.name != "fifo" and repeats > 1:
         raise ConfigError(("repeats",), f"expected 1 with the {scheduler.name} scheduler, which judges each trial "
                                         f"on its own reports (a config's repeats would be stopped apart), got {repeats}")
 
     return Experiment(
         name=name, objective=objective, space=space, algorithm=algorithm, trials=trials, metric=metric, mode=mode,
-        seconds=_number(budget, ("budget", "seconds"), None, 1e-3, 1e9),
+        seconds=read_number(budget, ("budget", "seconds"), None, 1e-3, 1e9),
         seed=seed, repeats=repeats, scheduling=scheduler.to_json(),
         compute_classes=_compute_classes(data.get("compute_classes", {"cpu": {"cpus": 1}})),
-        retries=_integer(data, ("retries",), 0, 0, 100),
-        timeout=_number(data, ("timeout",), None, 1e-3, 1e9),
-        target=_number(stop, ("stop", "target"), None),
-        patience=_integer(stop, ("stop", "patience"), None, 1, MAX_TRIALS),
-        first_failures=_integer(stop, ("stop", "first_failures"), DEFAULT_FIRST_FAILURES, 0, MAX_TRIALS),
+        retries=read_integer(data, ("retries",), 0, 0, 100),
+        timeout=read_number(data, ("timeout",), None, 1e-3, 1e9),
+        target=read_number(stop, ("stop", "target"), None),
+        patience=read_integer(stop, ("stop", "patience"), None, 1, MAX_TRIALS),
+        first_failures=read_integer(stop, ("stop", "first_failures"), DEFAULT_FIRST_FAILURES, 0, MAX_TRIALS),
         fresh_process=_typed(data, "fresh_process", bool, False),
         description=_typed(data, "description", str, ""),
         inputs=_inputs(data.get("inputs", {}), Path(base_dir), check),
@@ -290,9 +289,9 @@ def _compute_classes(data: Any) -> list[ComputeClass]:
             raise ConfigError(here, f"expected an object like {{\"cpus\": 4, \"gpus\": 1}}, got {body!r}")
         _no_unknown(body, here, {"cpus", "gpus", "memory_gb", "max_tasks"})
         classes.append(ComputeClass(
-            name, cpus=_integer(body, here + ("cpus",), 1, 1, 4096), gpus=_integer(body, here + ("gpus",), 0, 0, 1024),
-            memory_gb=_number(body, here + ("memory_gb",), None, 1e-3, 1e6),
-            max_tasks=_integer(body, here + ("max_tasks",), None, 1, 1_000_000)))
+            name, cpus=read_integer(body, here + ("cpus",), 1, 1, 4096), gpus=read_integer(body, here + ("gpus",), 0, 0, 1024),
+            memory_gb=read_number(body, here + ("memory_gb",), None, 1e-3, 1e6),
+            max_tasks=read_integer(body, here + ("max_tasks",), None, 1, 1_000_000)))
     return classes
 
 
@@ -307,28 +306,4 @@ def _typed(data: dict, key: str, kind: type, default: Any) -> Any:
     value = data.get(key, default)
     if not isinstance(value, kind):
         raise ConfigError((key,), f"expected {'true or false' if kind is bool else kind.__name__}, got {value!r}")
-    return value
-
-
-def _integer(data: dict, path: tuple[Key, ...], default: Any, low: int, high: int) -> Any:
-    value = data.get(path[-1], default)
-    if value is None and default is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(path, f"expected an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(path, f"expected an integer from {low} to {high}, got {value}")
-    return value
-
-
-def _number(data: dict, path: tuple[Key, ...], default: Any, low: float = -math.inf, high: float = math.inf) -> Any:
-    value = data.get(path[-1], default)
-    if value is None and default is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(path, f"expected a number, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(path, f"expected a number from {low:g} to {high:g}, got {value}")
     return value

@@ -113,15 +113,11 @@ class Ledger:
         self.last_run: dict | None = None
         self.counts: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
-        #: the last step each running trial reported
-        self.steps: dict[int, float] = {}
         self.n_reports = 0
 
     def add(self, record: dict) -> ConfigState | None:
         if "progress" in record:
             self.n_reports += 1
-            if record["progress"] in self.open:
-                self.steps[record["progress"]] = record["step"]
             return None
         if "study" in record:
             if record["study"] == "started":
@@ -134,8 +130,6 @@ class Ledger:
         if trial in self.closed:  # a trial that ended for good never changes: a later record is a duplicate
             return None
         previous = self.open.pop(trial, None)
-        if record["status"] != "running":
-            self.steps.pop(trial, None)
         if previous is not None:
             self.counts[kind_of(previous)] -= 1
         self.counts[kind_of(record)] = self.counts.get(kind_of(record), 0) + 1
@@ -219,7 +213,7 @@ class Ledger:
                 "configs": [state.to_json() for state in self.configs.values()],
                 "best": None if self.best is None else self.best.to_json(),
                 "stopped": self.stopped, "last_run": self.last_run, "counts": self.counts, "reasons": self.reasons,
-                "steps": [[trial, step] for trial, step in self.steps.items()], "n_reports": self.n_reports}
+                "n_reports": self.n_reports}
 
     @classmethod
     def from_json(cls, data: dict) -> "Ledger":
@@ -231,7 +225,6 @@ class Ledger:
         ledger.best = None if data["best"] is None else ConfigState.from_json(data["best"])
         ledger.stopped, ledger.counts, ledger.reasons = data["stopped"], data["counts"], data["reasons"]
         ledger.last_run = data["last_run"]
-        ledger.steps = {trial: step for trial, step in data.get("steps", [])}
         ledger.n_reports = data.get("n_reports", 0)
         return ledger
 

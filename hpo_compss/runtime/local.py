@@ -135,13 +135,12 @@ class LocalEngine:
     def stop(self, trial: int, status: str) -> None:
         """Stop a running (or queued) trial; it ends as ``status`` (PRUNED or PAUSED), by itself or killed."""
         for worker in self.workers:
-            if worker.trial is not None and worker.trial.id == trial:
+            current = worker.trial is not None and worker.trial.id == trial
+            if current or any(queued.id == trial for queued in worker.queued):
                 worker.process.send((STOP, trial, status))
                 self.stops[trial] = status
+            if current:  # a queued one gets its grace when it starts (``_begin``)
                 worker.stop_deadline = min(worker.stop_deadline, time.monotonic() + STOP_GRACE)
-            elif any(queued.id == trial for queued in worker.queued):
-                worker.process.send((STOP, trial, status))
-                self.stops[trial] = status
 
     def wait(self, timeout: float | None) -> list[Event]:
         """Wait up to ``timeout`` seconds for trials to report or end; returns what happened (maybe nothing)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean, read_integer, read_number
 
 #: what a scheduler decides on a report
 CONTINUE, PRUNE = "continue", "prune"
@@ -42,19 +42,13 @@ class Scheduler:
         """Read the scheduler's own options (``option``)."""
 
     def option(self, key: str, kind: type, default: Any, low: float = -math.inf, high: float = math.inf) -> Any:
-        """The option ``key``, checked: of ``kind`` (int or float also take integral floats), within [low, high]."""
-        value = self.spec.get(key, default)
+        """The option ``key``, checked with its key path: an int or a float within [low, high], or a str."""
         path = ("scheduler", key)
-        if kind in (int, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(path, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}")
-            if kind is int:
-                if not float(value).is_integer():
-                    raise ConfigError(path, f"expected an integer, got {value!r}")
-                value = int(value)
-            if not low <= value <= high:
-                raise ConfigError(path, f"expected {'an integer' if kind is int else 'a number'} from {low:g} to {high:g}, got {value!r}")
-            return value
+        if kind is int:
+            return read_integer(self.spec, path, default, int(low), int(high))
+        if kind is float:
+            return read_number(self.spec, path, default, low, high)
+        value = self.spec.get(key, default)
         if not isinstance(value, kind):
             raise ConfigError(path, f"expected {kind.__name__}, got {value!r}")
         return value
