@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 
 from .errors import ConfigError
 
-STATUSES = ("running", "complete", "failed", "cancelled", "pruned")
+STATUSES = ("running", "complete", "failed", "cancelled", "pruned", "paused")
 DAMAGED_SUFFIX = ".damaged.jsonl"
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode

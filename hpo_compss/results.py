@@ -178,8 +178,9 @@ class Ledger:
         return self.counts.get(kind, 0)
 
     def unfinished(self) -> list[dict]:
-        """Latest records of trials that must run again: interrupted, cancelled, or failed with a retry due."""
-        return list(self.open.values())
+        """Latest records of trials that must run again: interrupted, cancelled, or failed with a retry due
+        (not paused ones: they wait for their scheduler to promote them)."""
+        return [record for record in self.open.values() if record["status"] != "paused"]
 
     def failure_reasons(self) -> dict[str, int]:
         """Final failures by kind (the reason's first word: exception, timeout, crashed, invalid...)."""
@@ -201,7 +202,8 @@ class Ledger:
         return {
             "n_trials": self.n_trials, "n_complete": self.count("complete"), "n_failed": self.count("failed"),
             "n_running": self.count("running"), "n_cancelled": self.count("cancelled"),
-            "n_retrying": self.count("retrying"), "n_pruned": self.count("pruned"), "n_reports": self.n_reports,
+            "n_retrying": self.count("retrying"), "n_pruned": self.count("pruned"),
+            "n_paused": self.count("paused"), "n_reports": self.n_reports,
             "n_configs": len(self.config_ids), "failures": self.failure_reasons(), "best": self.best_json(),
             "stopped": None if self.stopped is None else {k: self.stopped.get(k) for k in ("reason", "final", "time")},
         }

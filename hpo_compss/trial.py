@@ -56,6 +56,8 @@ class Trial:
     token: str = ""
     #: the resource (epochs, iterations...) to run up to in this attempt, as a scheduler set it; None: no limit
     budget: float | None = None
+    #: a promoted trial: the last step its earlier run reported (its reports go on after it)
+    after_step: float | None = None
 
     @property
     def checkpoint_dir(self) -> str:
@@ -68,10 +70,13 @@ class Trial:
                   "seed": self.seed, "config": self.config, "subspace": self.subspace, "source": self.source}
         if self.budget is not None:
             record["budget"] = self.budget
+        if self.after_step is not None:
+            record["after_step"] = self.after_step
         return record
 
 
-#: how an attempt can end: ``pruned`` and ``paused`` trials were stopped by the study's scheduler
+#: how an attempt can end: a ``pruned`` trial was stopped by the study's scheduler, a ``paused`` one returned
+#: at a rung's budget and waits there to be promoted
 COMPLETE, FAILED, CANCELLED, PRUNED, PAUSED = "complete", "failed", "cancelled", "pruned", "paused"
 STOPPED = (PRUNED, PAUSED)
 

@@ -226,3 +226,20 @@ def bad_report(config: dict, trial) -> float:
         if not config.get("catch"):
             raise
     return 0.5
+
+
+def checkpointed_curve(config: dict, trial) -> float:
+    """Trains (``x + 1 / step``) from the step its checkpoint holds up to ``trial.budget``, reporting each
+    step, then saves the step it reached; notes each run's first step in ``runs.txt``."""
+    state = os.path.join(trial.checkpoint_dir, "state.txt")
+    done = int(open(state).read()) if os.path.exists(state) else 0
+    with open(os.path.join(trial.checkpoint_dir, "runs.txt"), "a") as runs:
+        runs.write(f"{done + 1} {int(trial.budget)}\n")
+    value = math.inf
+    for step in range(done + 1, int(trial.budget) + 1):
+        time.sleep(config.get("pause", 0.0))
+        value = config["x"] + 1.0 / step
+        trial.report(step, value)
+    with open(state, "w") as handle:
+        handle.write(str(int(trial.budget)))
+    return value

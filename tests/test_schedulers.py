@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def test_asha_stops_a_trial_outside_the_top_third_of_its_rung_once_the_rung_hold
     assert decisions == [CONTINUE, CONTINUE, PRUNE, CONTINUE, PRUNE]
     # a report past several rungs at once is recorded at each; the top rung (the end) judges nothing
     assert asha.on_report(1, 30, 2.0) == CONTINUE
-    assert asha.recorded == [[5, 3, 4, 1, 3.5], [2.0], [2.0], []]
+    assert asha.brackets[0].recorded == [{0: 5, 1: 3, 2: 4, 3: 1, 4: 3.5}, {1: 2.0}, {1: 2.0}]
     assert asha.on_report(1, 31, 9.0) == CONTINUE  # rungs it passed are not judged again
 
 
@@ -66,7 +67,7 @@ def replayed_prunes(records: list[dict]) -> dict[int, float]:
         if "progress" in record and asha.on_report(record["progress"], record["step"], record["value"]) == PRUNE:
             pruned.setdefault(record["progress"], record["step"])
         elif record.get("status") == "running":
-            asha.on_start(record["trial"])
+            asha.on_start(record["trial"], record.get("budget"))
     return pruned
 
 
@@ -130,3 +131,117 @@ def test_scheduler_objects_validate_against_the_json_schema(tmp_path):
     for bad in ({"name": "asha"}, {"name": "asha", "max": 9, "eta": 1}, {"name": "median", "max": 9}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({"objective": "m:f", "space": {"x": [1]}, "scheduler": bad}, schema)
+
+
+# -- promotion: pause at a rung, continue from the checkpoint -------------------------------------------------
+def test_hyperbands_brackets_are_the_papers_table_for_r_81_and_eta_3():
+    from hpo_compss.schedule.successive_halving import hyperband_brackets
+
+    assert hyperband_brackets(1, 81, 3) == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
+    hyperband = make_scheduler({"name": "hyperband", "min": 1, "max": 81, "eta": 3, "type": "promotion"})
+    assert [b.levels for b in hyperband.brackets] == [[1, 3, 9, 27, 81], [3, 9, 27, 81], [9, 27, 81], [27, 81], [81]]
+    # new trials go to the brackets in the table's proportions, spread over a cycle of 143 trials
+    cycle = [hyperband.cycle[t % len(hyperband.cycle)] for t in range(143)]
+    assert [cycle.count(b) for b in range(5)] == [81, 34, 15, 8, 5]
+    # each next trial goes to the bracket furthest behind its share: (given + 1) / size smallest
+    assert cycle[:6] == [0, 0, 1, 0, 0, 1]
+    assert [hyperband.first_budget(t) for t in range(6)] == [1, 1, 3, 1, 1, 3]
+
+
+def test_asha_promotes_the_best_third_of_a_rung_as_soon_as_enough_results_are_there():
+    asha = make_scheduler({"name": "asha", "type": "promotion", "min": 1, "max": 9, "eta": 3})
+    assert asha.first_budget(0) == 1 and asha.pauses(0, 1) and asha.pauses(0, 3) and not asha.pauses(0, 9)
+    for trial, value in enumerate([5, 3]):
+        asha.on_pause(trial, 1, value)
+    assert asha.promotion() is None  # floor(2 / 3) = 0 may go on
+    asha.on_pause(2, 1, 4)
+    assert asha.promotion() == (1, 3)  # the best of three
+    asha.on_start(1, 3)
+    assert asha.promotion() is None  # promoted once only
+    asha.on_pause(3, 1, 1)
+    assert asha.promotion() == (3, 3)  # of four, the best one (trial 3) has not gone on yet
+    asha.on_start(3, 3)
+    asha.on_pause(1, 3, 2.5)
+    asha.on_pause(4, 1, 2)
+    asha.on_pause(5, 1, 6)
+    assert asha.promotion() == (4, 3)  # of six the best two (3, 4); rung 3 holds one value: nothing from it
+    asha.on_start(4, 3)
+    asha.on_pause(3, 3, 0.5)
+    asha.on_pause(4, 3, 0.7)
+    assert asha.promotion() == (3, 9)  # the higher rung first
+
+
+def promotion_study(tmp_path, pause: float = 0.01, trials: int = 14, name: str = "asha") -> Path:
+    return write_experiment(tmp_path, {
+        "name": "promotion", "objective": objective("checkpointed_curve"),
+        "space": {"x": {"uniform": [0, 1]}, "pause": {"constant": pause}},
+        "algorithm": "random", "budget": {"trials": trials}, "seed": 5,
+        "scheduler": {"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3},
+        "compute_classes": {"cpu": {"cpus": 1}}})
+
+
+def check_promotion_journal(study: Path, name: str = "asha") -> None:
+    """Every promotion is the one the rule picks given the journal before it; each run of a trial goes on
+    from its checkpoint (its steps after those of its last pause); nothing is left to promote at the end."""
+    records = journal(study)
+    scheduler = make_scheduler({"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3})
+    last_paused: dict[int, float] = {}
+    promotions = 0
+    runs: set[tuple[int, float]] = set()
+    for record in records:
+        if record.get("status") == "running":
+            if record["budget"] > scheduler.first_budget(record["trial"]):
+                if (record["trial"], record["budget"]) not in runs:  # else the rerun of an interrupted run
+                    assert scheduler.promotion() == (record["trial"], record["budget"])
+                    promotions += 1
+                assert record["after_step"] == last_paused[record["trial"]]
+            runs.add((record["trial"], record["budget"]))
+            scheduler.on_start(record["trial"], record["budget"])
+        elif record.get("status") == "paused":
+            assert scheduler.pauses(record["trial"], record["budget"]) and record["step"] == record["budget"]
+            scheduler.on_pause(record["trial"], record["budget"], record["value"])
+            last_paused[record["trial"]] = record["step"]
+        elif "progress" in record and record["progress"] in last_paused:
+            assert record["step"] > last_paused[record["progress"]]
+    assert promotions >= 2 and scheduler.promotion() is None
+    ends = {r["trial"]: r["status"] for r in records if r.get("status") in ("complete", "paused", "failed", "pruned")}
+    assert set(ends.values()) <= {"complete", "paused"} and "complete" in ends.values()
+    paused_at: dict[int, set[float]] = {}
+    for record in records:
+        if record.get("status") == "paused":
+            paused_at.setdefault(record["trial"], set()).add(record["budget"])
+    for trial in ends:  # each run started from scratch or from the checkpoint of a pause
+        lines = (study / "trials" / str(trial) / "checkpoint" / "runs.txt").read_text().split("\n")[:-1]
+        starts = [int(line.split()[0]) for line in lines]
+        assert starts[0] == 1 and {start - 1 for start in starts} <= {0, *paused_at.get(trial, ())}
+        assert len(starts) >= len(paused_at.get(trial, ())) + (ends[trial] == "complete")
+
+
+@pytest.mark.parametrize("name", ["asha", "hyperband"])
+def test_a_promotion_study_pauses_trials_at_rungs_and_continues_them_from_their_checkpoints(tmp_path, name):
+    path = promotion_study(tmp_path, name=name)
+    study = tmp_path / "study"
+    result = cli("run", str(path), "--study-dir", str(study))
+    assert result.returncode == 0, result.stderr
+    assert f"{name} (promotion)" in result.stdout and "paused at budget 1" in result.stdout
+    check_promotion_journal(study, name)
+    status = json.loads(cli("status", str(study), "--json").stdout)
+    assert status["n_paused"] + status["n_complete"] == 14 and status["best"] is not None
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_promotion_study_killed_mid_rung_resumes_with_every_decision_intact(tmp_path, stop):
+    path = promotion_study(tmp_path, pause=0.1, trials=12)
+    study = tmp_path / "study"
+    driver = subprocess.Popen([sys.executable, "-m", "hpo_compss.cli", "run", str(path), "--study-dir", str(study)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ((study / "journal.jsonl").exists() and any(r.get("after_step") for r in journal(study))):
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.15)  # inside the promoted run
+    driver.send_signal(stop)
+    driver.wait(30)
+    result = cli("resume", str(study))
+    assert result.returncode == 0, result.stderr
+    check_promotion_journal(study)

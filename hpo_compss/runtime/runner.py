@@ -232,6 +232,8 @@ def _call(objective: Callable, trial: Trial, context: TrialContext, outcome: Out
     if started is not None:
         started(outcome.start)
     reporter = context.reporter
+    if trial.after_step is not None:  # a promoted trial's steps go on from its last run's
+        reporter.last_step = trial.after_step
     try:
         result = objective(trial.config, context) if wants_trial(objective) else objective(trial.config)
         outcome.end = time.time()

@@ -1,7 +1,7 @@
 """Schedulers: at which budget a trial runs and whether a running trial goes on (beside the searcher).
 
-The searcher proposes configs (what to try); the scheduler watches the trials' reports and decides
-whether each continues or is stopped. ``make_scheduler`` builds one from the experiment file's
+The searcher proposes configs (what to try); the scheduler gives each trial its budget, watches the
+trials' reports and decides whether each continues, is stopped, or pauses to be promoted later. ``make_scheduler`` builds one from the experiment file's
 ``"scheduler"`` object, checking every option with its key path.
 """
 from __future__ import annotations
@@ -12,9 +12,10 @@ from ..errors import ConfigError, did_you_mean
 from .base import CONTINUE, PRUNE, Scheduler
 from .fifo import FifoScheduler
 from .median import MedianStoppingRule
-from .successive_halving import AshaStopping
+from .successive_halving import Hyperband, SuccessiveHalving
 
-SCHEDULERS: dict[str, type[Scheduler]] = {cls.name: cls for cls in (FifoScheduler, MedianStoppingRule, AshaStopping)}
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    cls.name: cls for cls in (FifoScheduler, MedianStoppingRule, SuccessiveHalving, Hyperband)}
 
 __all__ = ["CONTINUE", "PRUNE", "SCHEDULERS", "Scheduler", "make_scheduler"]
 

@@ -53,9 +53,19 @@ class Scheduler:
             raise ConfigError(path, f"expected {kind.__name__}, got {value!r}")
         return value
 
-    @property
-    def max_budget(self) -> float | None:
-        """The budget a trial runs up to (``trial.budget``); None: the objective decides."""
+    def first_budget(self, trial: int) -> float | None:
+        """The budget a new trial runs up to (``trial.budget``); None: the objective decides."""
+        return None
+
+    def pauses(self, trial: int, budget: float | None) -> bool:
+        """Does a trial that returned at ``budget`` pause there (to be promoted later) rather than complete?"""
+        return False
+
+    def on_pause(self, trial: int, budget: float, value: float) -> None:
+        """A trial paused at ``budget`` with ``value``."""
+
+    def promotion(self) -> tuple[int, float] | None:
+        """A paused trial to continue now, and its next budget; None: start a new config."""
         return None
 
     def on_report(self, trial: int, step: float, value: float) -> str:
@@ -66,8 +76,9 @@ class Scheduler:
     def decide(self, trial: int, step: float, value: float) -> str:
         return CONTINUE
 
-    def on_start(self, trial: int) -> None:
-        """An attempt of the trial starts: it reports from its first step again (rungs it passed stay passed)."""
+    def on_start(self, trial: int, budget: float | None) -> None:
+        """The trial starts (or continues, up to ``budget``): its reports from here on are a new run's
+        (rungs it passed stay passed)."""
         self.curves[trial] = []
 
     def on_end(self, trial: int, complete: bool) -> None:

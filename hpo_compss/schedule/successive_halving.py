@@ -1,55 +1,31 @@
-"""Asynchronous successive halving (ASHA, Li et al. 2020), in its stopping form.
+"""Asynchronous successive halving (ASHA, Li et al. 2020) and Hyperband's brackets of it (Li et al. 2018).
 
-Rungs sit at ``min``, ``min * eta``, ``min * eta**2``... up to ``max`` (the budget every trial is
-given). When a trial first reports at or past a rung, its value there is recorded; it goes on if it is
-among the best ``ceil(n / eta)`` of the ``n`` values recorded at that rung so far, and is stopped
-otherwise. While a rung holds fewer than ``eta`` values, every trial passes it: the first few trials
-cannot be judged against each other.
+Rungs sit at ``min``, ``min * eta``, ``min * eta**2``... up to ``max``. A rung judges a trial against
+the others that reached it, and keeps the best ``1 / eta``. Two forms (``"type"``):
+
+- ``stopping``: every trial is given ``max``. When it first reports at or past a rung, its value there
+  is recorded; it goes on while it is among the best ``ceil(n / eta)`` of the ``n`` values the rung
+  holds, and is pruned otherwise. A rung with fewer than ``eta`` values lets every trial pass.
+- ``promotion``: a new trial is given the first rung's budget and is *paused* when it returns there.
+  Whenever a slot frees, the highest rung with a paused trial among its best ``floor(n / eta)`` promotes
+  that trial: it continues from its checkpoint with the next rung's budget. Only when no trial can be
+  promoted does a new config start. Nothing is ever stopped in the middle, and nothing is lost: a
+  paused trial can still be promoted later, when the rung has more results.
+
+``hyperband`` runs several such systems (brackets) at once: bracket ``s`` starts its trials at
+``max * eta**-s``, and new trials go to the brackets in proportion to the number of configs Hyperband's
+table gives each (``hyperband_brackets``), in a fixed cycle by trial id, so a resumed study puts every
+trial where the first run did.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from .base import CONTINUE, PRUNE, Scheduler
 
-
-class AshaStopping(Scheduler):
-    name = "asha"
-    OPTIONS = {"min", "max", "eta", "type"}
-
-    def configure(self) -> None:
-        if "max" not in self.spec:
-            raise ConfigError(("scheduler", "max"), f"missing: the budget (in {self.resource}) every trial runs up to")
-        self.min_budget = self.option("min", float, 1.0, 1e-12)
-        self.max = self.option("max", float, None, self.min_budget)
-        self.eta = self.option("eta", int, 3, 2, 1000)
-        self.type = self.option("type", str, "stopping")
-        if self.type != "stopping":
-            raise ConfigError(("scheduler", "type"), f"expected \"stopping\", got {self.type!r}")
-        self.rungs = rung_levels(self.min_budget, self.max, self.eta)
-        #: values recorded at each rung
-        self.recorded: list[list[float]] = [[] for _ in self.rungs]
-        #: the rungs each trial has passed
-        self.passed: dict[int, int] = {}
-
-    @property
-    def max_budget(self) -> float:
-        return self.max
-
-    def decide(self, trial: int, step: float, value: float) -> str:
-        rung = self.passed.get(trial, 0)
-        while rung < len(self.rungs) - 1 and step >= self.rungs[rung]:  # the top rung is the end, not a judgement
-            values = self.recorded[rung]
-            values.append(value)
-            rung += 1
-            self.passed[trial] = rung
-            if len(values) >= self.eta and sorted(values).index(value) >= math.ceil(len(values) / self.eta):
-                return PRUNE
-        return CONTINUE
-
-    def describe(self) -> str:
-        return f"asha (stopping) on {self.resource}, rungs {', '.join(f'{r:g}' for r in self.rungs)}"
+STOPPING, PROMOTION = "stopping", "promotion"
 
 
 def rung_levels(low: float, high: float, eta: int) -> list[float]:
@@ -59,3 +35,140 @@ def rung_levels(low: float, high: float, eta: int) -> list[float]:
         levels.append(level)
         level *= eta
     return levels + [high]
+
+
+def hyperband_brackets(low: float, high: float, eta: int) -> list[tuple[int, float]]:
+    """Hyperband's brackets, most aggressive first: (configs n, starting budget r) for s = s_max... 0,
+    with s_max = floor(log_eta(high / low)), n = ceil((s_max + 1) / (s + 1) * eta**s), r = high * eta**-s."""
+    s_max = int(math.floor(math.log(high / low, eta) + 1e-9))
+    return [(math.ceil((s_max + 1) / (s + 1) * eta ** s), high * eta ** -s) for s in range(s_max, -1, -1)]
+
+
+@dataclass
+class _Bracket:
+    """One successive-halving system: its rungs and what reached each."""
+
+    levels: list[float]
+    #: per rung below the top: the (sign-adjusted) value of each trial recorded there, in arrival order
+    recorded: list[dict[int, float]] = field(default_factory=list)
+    #: per rung below the top: the trials promoted from it
+    promoted: list[set[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.recorded = [{} for _ in self.levels[:-1]]
+        self.promoted = [set() for _ in self.levels[:-1]]
+
+    def rung_of(self, budget: float) -> int:
+        return min(range(len(self.levels)), key=lambda k: abs(self.levels[k] - budget))
+
+    def best(self, rung: int, count: int) -> list[int]:
+        values = self.recorded[rung]
+        return sorted(values, key=lambda trial: (values[trial], trial))[:count]
+
+
+class SuccessiveHalving(Scheduler):
+    """``asha``: one bracket from ``min`` to ``max``."""
+
+    name = "asha"
+    OPTIONS = {"min", "max", "eta", "type"}
+
+    def configure(self) -> None:
+        if "max" not in self.spec:
+            raise ConfigError(("scheduler", "max"), f"missing: the budget (in {self.resource}) every trial runs up to")
+        self.min_budget = self.option("min", float, 1.0, 1e-12)
+        self.max = self.option("max", float, None, self.min_budget)
+        self.eta = self.option("eta", int, 3, 2, 1000)
+        self.type = self.option("type", str, STOPPING)
+        if self.type not in (STOPPING, PROMOTION):
+            raise ConfigError(("scheduler", "type"), f"expected \"stopping\" or \"promotion\", got {self.type!r}")
+        self.brackets = [_Bracket(rung_levels(start, self.max, self.eta)) for start in self.starts()]
+        #: per bracket, how many trials it gets in each cycle of len(cycle) new trials
+        self.cycle = self.bracket_cycle()
+        #: the rung each trial of the stopping form has passed
+        self.passed: dict[int, int] = {}
+
+    def starts(self) -> list[float]:
+        return [self.min_budget]
+
+    def bracket_cycle(self) -> list[int]:
+        return [0]
+
+    def bracket(self, trial: int) -> _Bracket:
+        return self.brackets[self.cycle[trial % len(self.cycle)]]
+
+    @property
+    def rungs(self) -> list[float]:
+        return self.brackets[0].levels
+
+    def first_budget(self, trial: int) -> float:
+        return self.max if self.type == STOPPING else self.bracket(trial).levels[0]
+
+    # -- stopping -------------------------------------------------------------------------------------
+    def decide(self, trial: int, step: float, value: float) -> str:
+        if self.type != STOPPING:
+            return CONTINUE
+        bracket = self.bracket(trial)
+        rung = self.passed.get(trial, 0)
+        while rung < len(bracket.levels) - 1 and step >= bracket.levels[rung]:  # the top rung judges nothing
+            values = bracket.recorded[rung]
+            values[trial] = value
+            rung += 1
+            self.passed[trial] = rung
+            if len(values) >= self.eta and trial not in bracket.best(rung - 1, math.ceil(len(values) / self.eta)):
+                return PRUNE
+        return CONTINUE
+
+    # -- promotion ------------------------------------------------------------------------------------
+    def pauses(self, trial: int, budget: float | None) -> bool:
+        bracket = self.bracket(trial)
+        return self.type == PROMOTION and budget is not None and bracket.rung_of(budget) < len(bracket.levels) - 1
+
+    def on_pause(self, trial: int, budget: float, value: float) -> None:
+        bracket = self.bracket(trial)
+        bracket.recorded[bracket.rung_of(budget)][trial] = self.sign * value
+
+    def promotion(self) -> tuple[int, float] | None:
+        if self.type != PROMOTION:
+            return None
+        for bracket in self.brackets:
+            for rung in range(len(bracket.levels) - 2, -1, -1):
+                for trial in bracket.best(rung, len(bracket.recorded[rung]) // self.eta):
+                    if trial not in bracket.promoted[rung]:
+                        return trial, bracket.levels[rung + 1]
+        return None
+
+    def on_start(self, trial: int, budget: float | None) -> None:
+        super().on_start(trial, budget)
+        if self.type == PROMOTION and budget is not None:
+            bracket = self.bracket(trial)
+            rung = bracket.rung_of(budget)
+            if rung > 0:
+                bracket.promoted[rung - 1].add(trial)
+
+    def describe(self) -> str:
+        return f"asha ({self.type}) on {self.resource}, rungs {', '.join(f'{r:g}' for r in self.rungs)}"
+
+
+class Hyperband(SuccessiveHalving):
+    """``hyperband``: Hyperband's brackets, each an asynchronous successive halving."""
+
+    name = "hyperband"
+
+    def starts(self) -> list[float]:
+        return [start for _, start in hyperband_brackets(self.min_budget, self.max, self.eta)]
+
+    def bracket_cycle(self) -> list[int]:
+        """Bracket indices in the proportions of Hyperband's table, spread: each next trial goes to the
+        bracket furthest behind its share."""
+        sizes = [n for n, _ in hyperband_brackets(self.min_budget, self.max, self.eta)]
+        given = [0] * len(sizes)
+        cycle = []
+        for _ in range(sum(sizes)):
+            index = min(range(len(sizes)), key=lambda b: ((given[b] + 1) / sizes[b], b))
+            given[index] += 1
+            cycle.append(index)
+        return cycle
+
+    def describe(self) -> str:
+        brackets = "; ".join(", ".join(f"{r:g}" for r in b.levels) for b in self.brackets)
+        return f"hyperband ({self.type}) on {self.resource}, brackets {brackets}"

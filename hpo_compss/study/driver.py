@@ -189,7 +189,8 @@ class Driver:
             for trial in self._trials(config_id, suggestion):
                 if trial.id in unfinished:
                     record = unfinished[trial.id]
-                    self.pending.append(replace(trial, attempt=record["attempt"] + (record["status"] == "failed")))
+                    self.pending.append(replace(trial, attempt=record["attempt"] + (record["status"] == "failed"),
+                                                budget=record.get("budget"), after_step=record.get("after_step")))
                 elif not self.ledger.knows(trial.id):
                     (invalid if config_id in self.invalid else self.pending).append(trial)
         self._record([self._invalid_outcome(trial) for trial in invalid])
@@ -204,7 +205,8 @@ class Driver:
             outcome = by_attempt.get((record["trial"], record["attempt"]))
             cls = classes.get(record.get("class", ""))
             if outcome is not None and cls is not None:
-                trial = self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"])
+                trial = replace(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]),
+                                budget=record.get("budget"), after_step=record.get("after_step"))
                 delivered.append(Finished(trial, outcome, Assignment(cls, (), ())))
         if delivered:
             self.progress.say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
@@ -259,6 +261,9 @@ class Driver:
         """Submit trials while a compute class has room and the budget allows; journal them in order."""
         while self.signals.received is None and (cls := engine.free_class()) is not None:  # no new trial once told to stop
             # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
+            promoted = self.scheduler.promotion() if not self.pending and not self.stop_reason else None
+            if promoted is not None:  # a paused trial goes on before any new config starts
+                self.pending.append(self._continued(*promoted))
             while not self.pending and not self.stop_reason and self._ask_next(wait=WAKE_SECONDS if engine.running == 0 else 0.0):
                 pass
             if not self.pending or self.stop_reason:
@@ -267,7 +272,7 @@ class Driver:
             record = {**trial.record(), "status": "running", "class": cls.name, "submitted": time.time()}
             self.unjournaled.append(record)
             self.ledger.add(record)
-            self.scheduler.on_start(trial.id)
+            self.scheduler.on_start(trial.id, trial.budget)
             engine.submit(trial, cls)
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
@@ -310,7 +315,7 @@ class Driver:
     def _record(self, events: list[Event]) -> None:
         """Journal what was reported and what ended (durably, in one write, after the running records decided
         before it), then let the scheduler, the searcher and the stop rules hear of it."""
-        records = []
+        records, trials = [], {}
         for item in events:
             if isinstance(item, Report):
                 if item.trial in self.ledger.open:
@@ -325,15 +330,18 @@ class Driver:
                 self._interrupted(record)
             if record["status"] == "failed":
                 record["retry"] = item.assignment is not None and record["attempt"] <= self.experiment.retries
+            if record["status"] == "complete" and self.scheduler.pauses(item.trial.id, item.trial.budget):
+                record["status"] = "paused"
             records.append(record)
+            trials[item.trial.id] = item.trial
         self.journal.append([*self.unjournaled, *records])
         self.unjournaled.clear()
         for record in records:
             self._take(record)
-            if record.get("retry"):
-                self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"] + 1))
+            if record.get("retry"):  # the same run again: same budget, same steps
+                self.pending.appendleft(replace(trials[record["trial"]], attempt=record["attempt"] + 1))
             elif record.get("status") == "cancelled" and not self.stop_reason and self.signals.received is None:
-                self.pending.appendleft(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]))
+                self.pending.appendleft(trials[record["trial"]])
         self.progress.flush()
 
     def _interrupted(self, record: dict) -> None:
@@ -355,11 +363,13 @@ class Driver:
         if "trial" not in record:
             return
         if record["status"] == "running":
-            self.scheduler.on_start(record["trial"])
+            self.scheduler.on_start(record["trial"], record.get("budget"))
         elif not quiet:
             self.progress.attempt(record, self.ledger)
             self._watch_opening(record)
-        if record["status"] in ("complete", "failed", "pruned"):
+        if record["status"] == "paused":
+            self.scheduler.on_pause(record["trial"], record["budget"], record["value"])
+        elif record["status"] in ("complete", "failed", "pruned"):
             self.scheduler.on_end(record["trial"], record["status"] == "complete")
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
             self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.told)
@@ -410,7 +420,13 @@ class Driver:
         repeats = self.experiment.repeats
         return Trial(trial, trial // repeats, trial % repeats, attempt, trial_seed(self.experiment.seed, trial),
                      suggestion.config, suggestion.subspace, self.source, self.experiment.metric,
-                     f"{self.trials_dir}{os.sep}{trial}", self.experiment.inputs, budget=self.scheduler.max_budget)
+                     f"{self.trials_dir}{os.sep}{trial}", self.experiment.inputs, budget=self.scheduler.first_budget(trial))
+
+    def _continued(self, trial: int, budget: float) -> Trial:
+        """A paused trial promoted to ``budget``: it goes on from its checkpoint, its steps after its last."""
+        paused = self.ledger.open[trial]
+        return replace(self._trial(trial, self.asked[paused["config_id"]], paused["attempt"]), budget=budget,
+                       after_step=paused.get("step"))
 
     def _start_session(self, engine: Engine) -> None:
         done = self.ledger.n_ended

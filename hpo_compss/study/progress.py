@@ -31,6 +31,8 @@ class Progress:
             what = f"{experiment.metric} {record['value']:.6g}"
         elif record["status"] == "pruned" and record.get("value") is not None:
             what = f"PRUNED at step {record.get('step', 0):g}, {experiment.metric} {record['value']:.6g}"
+        elif record["status"] == "paused":
+            what = f"paused at budget {record['budget']:g}, {experiment.metric} {record['value']:.6g}"
         else:
             what = f"{record['status'].upper()} ({record.get('reason', '')})"
             if record.get("retry"):
