@@ -192,7 +192,10 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print(f"study {status['name']} ({args.study_dir}): {status['n_trials']} of {status['budget']} trials: "
           f"{status['n_complete']} complete, {status['n_failed']} failed, {status['n_running']} running, "
-          f"{status['n_retrying']} awaiting retry, {status['n_cancelled']} cancelled")
+          f"{status['n_retrying']} awaiting retry, {status['n_cancelled']} cancelled"
+          + "".join(f", {status[f'n_{kind}']} {kind}" for kind in ("paused", "pruned") if status[f"n_{kind}"]))
+    if status["paused_at"]:
+        print("paused at rungs: " + ", ".join(f"{budget:g}: {n}" for budget, n in status["paused_at"]))
     if status["failures"]:
         print("failures: " + ", ".join(f"{kind} {n}" for kind, n in sorted(status["failures"].items())))
     if status["best"]:

@@ -182,6 +182,11 @@ class Ledger:
         (not paused ones: they wait for their scheduler to promote them)."""
         return [record for record in self.open.values() if record["status"] != "paused"]
 
+    def paused_at(self) -> list[list[float]]:
+        """[budget, trials paused there] for each rung that holds paused trials, lowest first."""
+        budgets = [record["budget"] for record in self.open.values() if record["status"] == "paused"]
+        return [[budget, budgets.count(budget)] for budget in sorted(set(budgets))]
+
     def failure_reasons(self) -> dict[str, int]:
         """Final failures by kind (the reason's first word: exception, timeout, crashed, invalid...)."""
         return dict(self.reasons)
@@ -203,7 +208,7 @@ class Ledger:
             "n_trials": self.n_trials, "n_complete": self.count("complete"), "n_failed": self.count("failed"),
             "n_running": self.count("running"), "n_cancelled": self.count("cancelled"),
             "n_retrying": self.count("retrying"), "n_pruned": self.count("pruned"),
-            "n_paused": self.count("paused"), "n_reports": self.n_reports,
+            "n_paused": self.count("paused"), "paused_at": self.paused_at(), "n_reports": self.n_reports,
             "n_configs": len(self.config_ids), "failures": self.failure_reasons(), "best": self.best_json(),
             "stopped": None if self.stopped is None else {k: self.stopped.get(k) for k in ("reason", "final", "time")},
         }

@@ -39,3 +39,22 @@ def test_the_repeats_example_runs_each_config_with_three_seeds_and_its_value_is_
     best = json.loads(cli("status", str(study), "--json").stdout)["best"]
     values = [r["value"] for r in complete if r["config_id"] == best["config_id"]]
     assert best["n"] == 3 and best["value"] == pytest.approx(statistics.mean(values))
+
+
+def test_the_asha_example_trains_the_best_configs_longer_from_their_checkpoints_and_reports_their_curves(tmp_path):
+    study = run_example(tmp_path, "mlp_asha.json", 40)
+    records = [json.loads(line) for line in (study / "journal.jsonl").read_text().splitlines()]
+    steps: dict[int, list[float]] = {}
+    for record in records:
+        if "progress" in record:
+            steps.setdefault(record["progress"], []).append(record["step"])
+    # each trial trained its epochs once, in order, across its runs: promoted runs went on from the checkpoint
+    assert all(trained == list(range(1, len(trained) + 1)) for trained in steps.values())
+    reached = sorted(len(trained) for trained in steps.values())
+    assert reached.count(27) >= 1 and reached.count(1) >= 20  # most stopped at the first rung
+    assert sum(reached) < 40 * 27 / 3  # a third of the epochs of training every config fully
+    status = json.loads(cli("status", str(study), "--json").stdout)
+    assert status["n_complete"] == reached.count(27) and status["n_paused"] == 40 - reached.count(27)
+    assert cli("report", str(study)).returncode == 0
+    summary = (study / "report" / "summary.md").read_text()
+    assert "## Rungs" in summary and "| 1 | 40 | 0 |" in summary and (study / "report" / "curves.png").stat().st_size

@@ -327,3 +327,47 @@ def importance(path: Path, metric: str, scores: dict[str, float], note: str = ""
     ax.set_ylabel("parameter (trials that have it)")
     ax.set_title("parameter importance (main effects; failed trials count as the worst)")
     return _save(fig, path)
+
+
+def learning_curves(path: Path, metric: str, resource: str, curves: Sequence[tuple[np.ndarray, np.ndarray, str]],
+                    mode: str, rungs: Sequence[float] = ()) -> Path:
+    """Each trial's reported values over its steps: trials that ran to the full budget coloured by their
+    final value (the best drawn last), paused ones thin and grey, pruned ones lighter still, each with
+    a dot where it stopped (a trial paused at the first rung may have one point only). Lines thin and
+    fade as their number grows; dotted lines mark the rungs; a metric over many decades gets a log axis."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    finals = np.array([v[-1] for _, v, state in curves if state == "complete"], dtype=float)
+    everything = np.concatenate([v for _, v, _ in curves]) if curves else np.array([1.0])
+    log = everything.min() > 0 and everything.max() / everything.min() > 30
+    fade = max(0.1, min(0.8, 20.0 / math.sqrt(max(len(curves), 1))))
+    width = max(0.4, min(1.5, 60.0 / max(len(curves), 1)))
+    for state, colour, alpha, label in (("pruned", "#c8c8c8", fade * 0.7, "pruned"),
+                                        ("paused", "#8c8c8c", fade, "paused at a rung")):
+        segments = [np.column_stack([s, v]) for s, v, st in curves if st == state and len(s)]
+        if segments:
+            ax.add_collection(LineCollection(segments, colors=colour, alpha=alpha, linewidths=width))
+            ends = np.array([segment[-1] for segment in segments])
+            ax.scatter(ends[:, 0], ends[:, 1], color=colour, alpha=min(1.0, alpha * 1.5), label=f"{label} ({len(segments)})",
+                       **{"s": _point_style(len(segments))["s"]})
+    complete = sorted(((s, v) for s, v, st in curves if st == "complete" and len(s)),
+                      key=lambda sv: sv[1][-1] if mode == "min" else -sv[1][-1], reverse=True)
+    if complete:
+        norm, cmap = colour_scale(finals, mode)
+        colours = plt.get_cmap(cmap)(norm(np.array([v[-1] for _, v in complete])))
+        ax.add_collection(LineCollection([np.column_stack(sv) for sv in complete], colors=colours,
+                                         linewidths=width * 1.5, label=f"ran to the full budget ({len(complete)})"))
+        _colour_bar(fig, ax, norm, cmap, f"final {metric}")
+    ax.autoscale()
+    if len(rungs) > 1:
+        ax.vlines(rungs, 0, 1, transform=ax.get_xaxis_transform(), colors="grey", linestyles=":", linewidth=1,
+                  label="rungs")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(resource)
+    ax.set_ylabel(metric + (" (log scale)" if log else ""))
+    ax.set_title(f"learning curves: the {metric} each trial reported, by {resource}")
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+

@@ -20,10 +20,11 @@ from ..experiment import Experiment
 from ..results import Ledger, attempts_that_ran
 from ..space.domains import Repeat
 from . import plots
+from .fidelity import Fidelity
 from .importance import MIN_TRIALS, Importance, importance
 
 REPORT_DIR = "report"
-FIGURES = ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png")
+FIGURES = ("evolution.png", "importance.png", "pair.png", "parallel.png", "timeline.png", "failures.png", "curves.png")
 #: log axes for a numeric column without a known domain that spans this many decades
 LOG_SPAN = 1000.0
 PLOT_LIMIT = 1e250
@@ -92,10 +93,11 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     out.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:  # a figure the data no longer supports must not stay from an earlier report
         (out / name).unlink(missing_ok=True)
-    attempts, last, jobs = [], {}, Jobs()
+    attempts, last, jobs, fidelity = [], {}, Jobs(), Fidelity()
     ledger = Ledger(experiment.mode, experiment.repeats)  # counts as `status` sees them
     for record in records:
         jobs.add(record)
+        fidelity.add(record, experiment.mode)
         if "trial" in record and record["trial"] not in ledger.closed:  # a duplicate counts once
             last[record["trial"]] = record
             if record["status"] != "running":
@@ -122,8 +124,16 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     throughput = _throughput(trials, jobs.seconds)
     best = ledger.best_json()  # the rule of `run` and `status`: the best finished config, the lowest id on a tie
     figures = _figures(out, experiment, trials, timed, jobs, columns, scores, left_out, reasons, throughput, best)
-    (out / "summary.md").write_text(_summary(experiment, trials, attempts, jobs, columns, scores, left_out, reasons,
-                                             throughput, figures, best), encoding="utf-8")
+    if fidelity.any:
+        resource = experiment.scheduling.get("resource", "step")
+        plots.learning_curves(out / "curves.png", experiment.metric, resource,
+                              [(np.array([s for s, _ in c]), _plottable(np.array([v for _, v in c], dtype=float)),
+                                fidelity.status.get(trial, "running")) for trial, c in sorted(fidelity.curves.items())],
+                              experiment.mode, [r.budget for r in fidelity.table()])
+        figures["curves.png"] = (f"learning curves: each trial's reports over its {resource}s; coloured if it ran to "
+                                 "the full budget, grey if paused at a rung or pruned")
+    summary = _summary(experiment, trials, attempts, jobs, columns, scores, left_out, reasons, throughput, figures, best)
+    (out / "summary.md").write_text(summary + _rungs(experiment, fidelity), encoding="utf-8")
     return out
 
 
@@ -407,6 +417,23 @@ def _summary(experiment: Experiment, trials: list[dict], attempts: list[dict], j
                   + " | ".join(_short(c.values[i]) for c in shown) + " |" for i in ordered]
     lines += ["", "## Figures", ""] + [f"- [{name}]({name}): {text}" for name, text in figures.items()]
     lines += ["", "Every trial is in [trials.csv](trials.csv)."]
+    return "\n".join(lines) + "\n"
+
+
+def _rungs(experiment: Experiment, fidelity: Fidelity) -> str:
+    """The rung table of a study whose trials ran at several budgets, or whose scheduler pruned some."""
+    table = fidelity.table()
+    if len(table) < 2 and not fidelity.pruned_at:
+        return ""
+    resource = experiment.scheduling.get("resource", "step")
+    lines = ["", "## Rungs", "", f"Runs that ended at each budget ({resource}): paused there to be promoted, or "
+             f"complete; the best {experiment.metric} reached there.", "",
+             f"| budget | paused | complete | best {experiment.metric} |", "|---|---|---|---|"]
+    lines += [f"| {r.budget:g} | {r.paused} | {r.complete} | {r.best:.6g} |" for r in table]
+    if fidelity.pruned_at:
+        steps = sorted(fidelity.pruned_at.values())
+        lines += ["", f"{len(steps)} trials pruned, at {resource} {steps[0]:g} to {steps[-1]:g} "
+                      f"(median {steps[len(steps) // 2]:g})."]
     return "\n".join(lines) + "\n"
 
 
