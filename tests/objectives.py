@@ -209,8 +209,10 @@ def learning_curve(config: dict, trial) -> float:
 
 
 def deaf_after_one_report(config: dict, trial) -> float:
-    """Reports once, then works for a minute without reporting (a stop can only kill it)."""
+    """Reports once, creates ``config["marker"]``, then works for a minute without reporting (from the
+    marker on, a stop can only kill it)."""
     trial.report(1, config["x"])
+    open(config["marker"], "w").close()
     time.sleep(60)
     return config["x"]
 

@@ -77,8 +77,9 @@ def test_a_stopped_trial_ends_pruned_at_its_next_report_and_its_slot_is_reused(t
 def test_a_stopped_trial_that_does_not_report_again_is_killed_within_a_second(tmp_path):
     study = tmp_path / "study"
     with engine(study, "deaf_after_one_report") as local:
-        local.submit(task(study, 0, {"x": 0.25}), ComputeClass("cpu"))
-        events_until(local, lambda events: reports(events))
+        marker = tmp_path / "deaf"
+        local.submit(task(study, 0, {"x": 0.25, "marker": str(marker)}), ComputeClass("cpu"))
+        events_until(local, lambda events: reports(events) and marker.exists())  # past its report's look for a stop
         (worker,) = processes_of(study)
         asked = time.monotonic()
         local.stop(0, "pruned")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..clock import SYSTEM_CLOCK
 from ..trial import CANCELLED, ComputeClass, Outcome, Trial
 from . import inbox
 from .engine import Finished
@@ -72,6 +73,7 @@ class CompssEngine:
     """Runs trials as COMPSs tasks; see the module docstring."""
 
     name = "compss"
+    clock = SYSTEM_CLOCK
 
     def __init__(self, machine: Machine, classes: list[ComputeClass], objective: str, study_dir: Path,
                  timeout: float | None = None, fresh_process: bool = False, inputs: dict[str, str] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Union
 
+from ..clock import Clock
 from ..trial import ComputeClass, Outcome, Report, Trial
 from .resources import Assignment
 
@@ -29,6 +30,8 @@ class Engine(Protocol):
     name: str
     #: the compute classes it places trials of
     classes: list[ComputeClass]
+    #: the time its trials run in: the system's, or a simulation's virtual time
+    clock: Clock
 
     @property
     def running(self) -> int:

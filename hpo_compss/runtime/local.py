@@ -36,6 +36,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from ..clock import SYSTEM_CLOCK
 from ..trial import FAILED, ComputeClass, Outcome, Report, Trial
 from .engine import Event, Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
@@ -77,6 +78,7 @@ class LocalEngine:
     """Runs trials on this machine's cores and GPUs; see the module docstring."""
 
     name = "local"
+    clock = SYSTEM_CLOCK
 
     def __init__(self, machine: Machine, classes: list[ComputeClass], objective: str, study_dir: Path,
                  timeout: float | None = None, fresh_process: bool = False):

@@ -19,6 +19,7 @@ trial where the first run did.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -46,24 +47,46 @@ def hyperband_brackets(low: float, high: float, eta: int) -> list[tuple[int, flo
 
 @dataclass
 class _Bracket:
-    """One successive-halving system: its rungs and what reached each."""
+    """One successive-halving system: its rungs and what reached each.
+
+    Each rung keeps its results ranked (value, then trial id) and a frontier before which every trial
+    has been promoted, so finding the next promotion costs little however many trials a rung holds.
+    """
 
     levels: list[float]
-    #: per rung below the top: the (sign-adjusted) value of each trial recorded there, in arrival order
+    #: per rung below the top: the (sign-adjusted) value of each trial recorded there
     recorded: list[dict[int, float]] = field(default_factory=list)
-    #: per rung below the top: the trials promoted from it
+    ranked: list[list[tuple[float, int]]] = field(default_factory=list)
     promoted: list[set[int]] = field(default_factory=list)
+    frontier: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.recorded = [{} for _ in self.levels[:-1]]
-        self.promoted = [set() for _ in self.levels[:-1]]
+        below_top = range(len(self.levels) - 1)
+        self.recorded = [{} for _ in below_top]
+        self.ranked = [[] for _ in below_top]
+        self.promoted = [set() for _ in below_top]
+        self.frontier = [0 for _ in below_top]
 
     def rung_of(self, budget: float) -> int:
         return min(range(len(self.levels)), key=lambda k: abs(self.levels[k] - budget))
 
-    def best(self, rung: int, count: int) -> list[int]:
-        values = self.recorded[rung]
-        return sorted(values, key=lambda trial: (values[trial], trial))[:count]
+    def record(self, rung: int, trial: int, value: float) -> int:
+        """Record the trial's value at the rung (once); returns its rank there, 0 for the best."""
+        if trial in self.recorded[rung]:
+            return bisect.bisect_left(self.ranked[rung], (self.recorded[rung][trial], trial))
+        self.recorded[rung][trial] = value
+        rank = bisect.bisect_left(self.ranked[rung], (value, trial))
+        self.ranked[rung].insert(rank, (value, trial))
+        self.frontier[rung] = min(self.frontier[rung], rank)
+        return rank
+
+    def next_promotion(self, rung: int, eta: int) -> int | None:
+        """The best trial of the rung's top ``floor(n / eta)`` not yet promoted from it, if any."""
+        ranked, promoted = self.ranked[rung], self.promoted[rung]
+        top = len(ranked) // eta
+        while self.frontier[rung] < top and ranked[self.frontier[rung]][1] in promoted:
+            self.frontier[rung] += 1
+        return ranked[self.frontier[rung]][1] if self.frontier[rung] < top else None
 
 
 class SuccessiveHalving(Scheduler):
@@ -110,11 +133,11 @@ class SuccessiveHalving(Scheduler):
         bracket = self.bracket(trial)
         rung = self.passed.get(trial, 0)
         while rung < len(bracket.levels) - 1 and step >= bracket.levels[rung]:  # the top rung judges nothing
-            values = bracket.recorded[rung]
-            values[trial] = value
+            rank = bracket.record(rung, trial, value)
+            count = len(bracket.ranked[rung])
             rung += 1
             self.passed[trial] = rung
-            if len(values) >= self.eta and trial not in bracket.best(rung - 1, math.ceil(len(values) / self.eta)):
+            if count >= self.eta and rank >= math.ceil(count / self.eta):
                 return PRUNE
         return CONTINUE
 
@@ -125,16 +148,16 @@ class SuccessiveHalving(Scheduler):
 
     def on_pause(self, trial: int, budget: float, value: float) -> None:
         bracket = self.bracket(trial)
-        bracket.recorded[bracket.rung_of(budget)][trial] = self.sign * value
+        bracket.record(bracket.rung_of(budget), trial, self.sign * value)
 
     def promotion(self) -> tuple[int, float] | None:
         if self.type != PROMOTION:
             return None
         for bracket in self.brackets:
             for rung in range(len(bracket.levels) - 2, -1, -1):
-                for trial in bracket.best(rung, len(bracket.recorded[rung]) // self.eta):
-                    if trial not in bracket.promoted[rung]:
-                        return trial, bracket.levels[rung + 1]
+                trial = bracket.next_promotion(rung, self.eta)
+                if trial is not None:
+                    return trial, bracket.levels[rung + 1]
         return None
 
     def on_start(self, trial: int, budget: float | None) -> None:

@@ -27,9 +27,11 @@ CLOSE_SECONDS = 5.0
 class Background:
     """Wraps a searcher; call ``start`` once the journal has been replayed into it."""
 
-    def __init__(self, searcher: Searcher):
+    def __init__(self, searcher: Searcher, threaded: bool = True):
         self.searcher = searcher
-        self.threaded = searcher.adaptive
+        #: adaptive searchers think in a thread of their own, unless ``threaded`` is False (a simulation,
+        #: whose virtual time must not depend on how long the searcher thinks)
+        self.threaded = searcher.adaptive and threaded
         self._events: queue.Queue = queue.Queue()
         self._answers: dict[int, Any] = {}
         self._requested: set[int] = set()

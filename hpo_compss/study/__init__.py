@@ -15,6 +15,7 @@ from typing import IO
 from ..errors import ConfigError
 from ..experiment import Experiment
 from ..folder import open_study
+from ..runtime.engine import Engine
 from ..runtime.resources import Machine, usable_classes
 from .driver import Driver, StudyResult
 from .signals import Interrupted
@@ -23,17 +24,18 @@ __all__ = ["Interrupted", "StudyResult", "run_study"]
 
 
 def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-              backend: str = "local", max_running: int | None = None) -> StudyResult:
+              backend: str = "local", max_running: int | None = None, engine: Engine | None = None) -> StudyResult:
     """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
 
     Progress lines go to ``out``, the standard output of the moment by default.
     ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
-    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once.
+    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once. An ``engine``
+    given here (``runtime.simulated.SimulatedEngine``) is used instead, in its own time.
     """
-    if backend == "local":
+    if engine is None and backend == "local":
         usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
-    elif experiment.scheduling["name"] != "fifo":
+    elif engine is None and experiment.scheduling["name"] != "fifo":
         raise ConfigError(("scheduler",), f"expected fifo on the compss backend, got {experiment.scheduling['name']!r} "
                                           "(stopping trials as they report needs the local engine)")
     directory = open_study(experiment, directory)
-    return Driver(experiment, directory, machine, out, backend, max_running).run()
+    return Driver(experiment, directory, machine, out, backend, max_running, engine).run()

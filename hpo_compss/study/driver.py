@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from ..clock import SYSTEM_CLOCK
 from ..errors import ConfigError, InvalidConfig
 from ..experiment import Experiment
 from ..folder import SOURCE_DIR, SUMMARY_FILE, TRIALS_DIR, journal_of, keep_source, save_summary
@@ -42,6 +43,8 @@ WAKE_SECONDS = 0.25
 SUGGESTION_POLL = 0.02
 #: how often the driver saves the ledger for readers (``folder.save_summary``)
 SUMMARY_SECONDS = 2.0
+#: ... or less often, so that saving it takes at most this share of the driver's time (a large ledger)
+SUMMARY_SHARE = 0.05
 #: how often one trial may be interrupted by a stop signal the driver itself did not get, before it fails
 MAX_INTERRUPTIONS = 3
 INVALID_CONFIG = "invalid config: "
@@ -61,7 +64,7 @@ class Driver:
     """One run (or resume) of a study on the local engine or on COMPSs (``backend``)."""
 
     def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-                 backend: str = "local", max_running: int | None = None):
+                 backend: str = "local", max_running: int | None = None, engine: Engine | None = None):
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
@@ -70,7 +73,10 @@ class Driver:
         self.journal: Journal = journal_of(self.directory)
         self.trials_dir = str(self.directory / TRIALS_DIR)
         self.ledger = Ledger(experiment.mode, experiment.repeats)
-        self.searcher = Background(experiment.searcher())
+        #: an engine given from outside (a simulation), else the backend's, made at ``run``
+        self.engine = engine
+        self.clock = engine.clock if engine is not None else SYSTEM_CLOCK
+        self.searcher = Background(experiment.searcher(), threaded=self.clock.real)
         self.scheduler = experiment.scheduler()
         #: running trials the scheduler decided to stop, for the engine
         self.to_stop: list[int] = []
@@ -95,8 +101,8 @@ class Driver:
         self.lock: StudyLock | None = None
         #: the content hash of the objective's source file this run uses (``folder.keep_source``)
         self.source: str | None = None
-        self.started = time.monotonic()
-        self.progress = Progress(experiment, out if out is not None else sys.stdout, self.started)
+        self.started = self.clock.monotonic()
+        self.progress = Progress(experiment, out if out is not None else sys.stdout, self.clock)
         self.summary_due = 0.0
 
     def run(self) -> StudyResult:
@@ -118,7 +124,7 @@ class Driver:
             finally:
                 self.searcher.close()
                 self.journal.close()
-        return StudyResult(self.ledger, self.stop_reason, time.monotonic() - self.started)
+        return StudyResult(self.ledger, self.stop_reason, self.clock.monotonic() - self.started)
 
     def _drive(self, engine: Engine) -> None:
         """Run the loop to its end. Interrupted, journal what was cancelled; on any other error (the journal
@@ -145,6 +151,8 @@ class Driver:
         return StudyResult(self.ledger, self.stop_reason, 0.0)
 
     def _engine(self) -> Engine:
+        if self.engine is not None:
+            return self.engine
         if self.backend == "compss":
             from ..runtime.compss import CompssEngine
 
@@ -237,14 +245,14 @@ class Driver:
                 break
             wait = WAKE_SECONDS
             if budget is not None:
-                wait = min(wait, max(0.0, budget - (time.monotonic() - self.started)))
+                wait = min(wait, max(0.0, budget - (self.clock.monotonic() - self.started)))
             if self.awaiting is not None and not self.stop_reason:  # come back soon for the config being prepared
                 wait = min(wait, SUGGESTION_POLL)
             self._record(engine.wait(wait))
             for trial in self.to_stop:
                 engine.stop(trial, PRUNED)
             self.to_stop.clear()
-            if budget is not None and not self.stop_reason and time.monotonic() - self.started >= budget:
+            if budget is not None and not self.stop_reason and self.clock.monotonic() - self.started >= budget:
                 self.stop_reason = f"time budget of {budget:g} s used"
             if self.stop_reason and engine.running:
                 self._record(engine.cancel(f"cancelled: {self.stop_reason}"))
@@ -269,7 +277,7 @@ class Driver:
             if not self.pending or self.stop_reason:
                 break
             trial = self.pending.popleft()
-            record = {**trial.record(), "status": "running", "class": cls.name, "submitted": time.time()}
+            record = {**trial.record(), "status": "running", "class": cls.name, "submitted": self.clock.time()}
             self.unjournaled.append(record)
             self.ledger.add(record)
             self.scheduler.on_start(trial.id, trial.budget)
@@ -308,7 +316,7 @@ class Driver:
         return True
 
     def _invalid_outcome(self, trial: Trial) -> Finished:
-        now = time.time()
+        now = self.clock.time()
         reason = f"{INVALID_CONFIG}{self.invalid[trial.config_id]}"
         return Finished(trial, Outcome(FAILED, reason, now, now), None)
 
@@ -396,13 +404,13 @@ class Driver:
             self.stop_reason, self.final = reason, True
 
     def _stop(self) -> None:
-        record = {"study": "stopped", "reason": self.stop_reason, "final": self.final, "time": time.time()}
+        record = {"study": "stopped", "reason": self.stop_reason, "final": self.final, "time": self.clock.time()}
         self.journal.append([record])
         self.ledger.add(record)
 
     def _save_summary(self) -> None:
         """Save the ledger for readers; a cache only, so failing to write it stops nothing."""
-        self.summary_due = time.monotonic() + SUMMARY_SECONDS
+        began = time.monotonic()
         try:
             save_summary(self.directory, self.ledger, self.journal)
         except OSError as error:
@@ -410,6 +418,8 @@ class Driver:
                 self.progress.say(f"warning: cannot save {SUMMARY_FILE} ({error.strerror}); status reads the whole journal")
             else:
                 raise
+        took = time.monotonic() - began
+        self.summary_due = began + took + max(SUMMARY_SECONDS, took / SUMMARY_SHARE)
 
     # -- records and output -------------------------------------------------------------------------
     def _trials(self, config_id: int, suggestion: Suggestion) -> list[Trial]:
@@ -444,7 +454,7 @@ class Driver:
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes)
                   + f"; {self.searcher.searcher.describe()}"
                   + ("" if self.scheduler.name == "fifo" else f"; {self.scheduler.describe()}"))
-        record = {"study": "started", "time": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
+        record = {"study": "started", "time": self.clock.time(), "host": socket.gethostname(), "pid": os.getpid(),
                   "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
                   "budget": budget, "source": self.source}
         self.journal.append([record])

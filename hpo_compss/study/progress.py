@@ -1,20 +1,21 @@
 """What the driver prints: the start-up lines, one line per ended attempt, and notes in between."""
 from __future__ import annotations
 
-import time
 from typing import IO
 
+from ..clock import Clock
 from ..experiment import Experiment
 from ..results import Ledger
 
 
 class Progress:
-    """Writes to ``out`` (flushed at each note), timing from ``started`` (a ``time.monotonic()``)."""
+    """Writes to ``out`` (flushed at each note), timing from its creation on ``clock``."""
 
-    def __init__(self, experiment: Experiment, out: IO[str], started: float):
+    def __init__(self, experiment: Experiment, out: IO[str], clock: Clock):
         self.experiment = experiment
         self.out = out
-        self.started = started
+        self.clock = clock
+        self.started = clock.monotonic()
 
     def say(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -38,7 +39,7 @@ class Progress:
             if record.get("retry"):
                 what += f", retrying (attempt {record['attempt'] + 1} of {experiment.retries + 1})"
         self.out.write(f"[{done}/{total}] trial {record['trial']} {what}  {best_text}  "
-                       f"{time.monotonic() - self.started:.1f} s  failures {ledger.count('failed')}\n")
+                       f"{self.clock.monotonic() - self.started:.1f} s  failures {ledger.count('failed')}\n")
 
     def flush(self) -> None:
         self.out.flush()
