@@ -18,9 +18,10 @@ SCHEDULER = {"name": "asha", "type": "promotion", "min": 1, "max": 27, "eta": 3}
 
 
 def simulate(study: Path, scheduler: dict, workers: int = 8, trials: int = 300, seconds: float = 20_000,
-             failure_rate: float = 0.0, classes: list[ComputeClass] | None = None, speeds: dict | None = None):
+             failure_rate: float = 0.0, classes: list[ComputeClass] | None = None, speeds: dict | None = None,
+             algorithm: str = "random"):
     experiment = parse_experiment({"name": "sim", "objective": "hpo_compss.examples.sincos:sin_cos",
-                                   "space": {"x": {"uniform": [0, 1]}}, "algorithm": "random", "seed": 2,
+                                   "space": {"x": {"uniform": [0, 1]}}, "algorithm": algorithm, "seed": 2,
                                    "budget": {"trials": trials, "seconds": seconds}, "scheduler": scheduler},
                                   check=False)
     model = CostModel(curve=lambda config, step: config["x"] + 1.0 / step,
@@ -80,3 +81,14 @@ def test_a_class_twice_as_fast_runs_its_trials_in_half_the_time(tmp_path):
             seconds.setdefault(record["class"], []).append((record["end"] - record["start"]) / (10 + 50 * record["config"]["x"]) / 27)
     assert {name: [round(s, 9) for s in values] for name, values in seconds.items()} == {
         "fast": [0.5] * len(seconds["fast"]), "slow": [1.0] * len(seconds["slow"])}
+
+
+def test_a_model_searcher_under_promotion_learns_from_the_first_rung(tmp_path):
+    """Every config pauses at the first rung long before any completes: the searcher hears that value."""
+    means = {}
+    for algorithm in ("random", "tpe"):
+        simulate(tmp_path / algorithm, SCHEDULER, trials=120, seconds=1e9, algorithm=algorithm)
+        asked = [r["config"]["x"] for r in journal(tmp_path / algorithm) if r.get("status") == "running"
+                 and r["budget"] == 1]
+        means[algorithm] = sum(asked[60:]) / 60  # the later configs: x small is good (loss x + 1 / step)
+    assert means["tpe"] < 0.3 < means["random"]

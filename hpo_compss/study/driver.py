@@ -80,6 +80,8 @@ class Driver:
         self.scheduler = experiment.scheduler()
         #: running trials the scheduler decided to stop, for the engine
         self.to_stop: list[int] = []
+        #: configs whose value at the first rung they paused at the searcher has heard (it hears one value)
+        self.told_at_rung: set[int] = set()
         #: the configs asked whose trials have not all ended
         self.asked: dict[int, Suggestion] = {}
         #: configs that could not be built, with why
@@ -377,10 +379,17 @@ class Driver:
             self._watch_opening(record)
         if record["status"] == "paused":
             self.scheduler.on_pause(record["trial"], record["budget"], record["value"])
+            if record["config_id"] not in self.told_at_rung:  # the searcher learns from the first rung (BOHB)
+                self.told_at_rung.add(record["config_id"])
+                self.searcher.tell(record["config_id"], self.asked[record["config_id"]], record["value"])
         elif record["status"] in ("complete", "failed", "pruned"):
             self.scheduler.on_end(record["trial"], record["status"] == "complete")
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
-            self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.told)
+            suggestion = self.asked.pop(done.config_id)
+            if done.config_id in self.told_at_rung:
+                self.told_at_rung.discard(done.config_id)
+            else:
+                self.searcher.tell(done.config_id, suggestion, done.told)
             self.invalid.pop(done.config_id, None)
             self._check_stop(done)
 
