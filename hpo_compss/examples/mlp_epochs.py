@@ -27,7 +27,7 @@ def train(config: dict, trial) -> dict:
         model = MLPClassifier(hidden_layer_sizes=(config["hidden"],), learning_rate_init=config["lr"],
                               alpha=config["alpha"], batch_size=config["batch_size"], random_state=trial.seed % 2**32)
         done = 0
-    error = 1.0
+    error = 1.0 - float(model.score(x_valid, y_valid)) if done else 1.0  # (a rerun may find its work saved)
     for epoch in range(done + 1, int(trial.budget) + 1):
         model.partial_fit(x_train, y_train, classes=np.arange(10))
         error = 1.0 - float(model.score(x_valid, y_valid))
