@@ -58,11 +58,13 @@ class Trial:
     budget: float | None = None
     #: a promoted trial: the last step its earlier run reported (its reports go on after it)
     after_step: float | None = None
+    #: COMPSs: its checkpoint folder as the runtime staged it on the node running it ("": the one below)
+    staged_checkpoint: str = ""
 
     @property
     def checkpoint_dir(self) -> str:
-        """``trials/<id>/checkpoint``: kept across the trial's attempts and rungs."""
-        return f"{self.workdir}/checkpoint" if self.workdir else "checkpoint"
+        """Kept across the trial's attempts and rungs: ``trials/<id>/checkpoint``, or its staged copy."""
+        return self.staged_checkpoint or checkpoint_of(self.workdir)
 
     def record(self) -> dict:
         """The fields every journal record of the trial carries (``jq`` reads them by these names)."""
@@ -73,6 +75,11 @@ class Trial:
         if self.after_step is not None:
             record["after_step"] = self.after_step
         return record
+
+
+def checkpoint_of(workdir: str) -> str:
+    """The checkpoint folder of the trial whose folder is ``workdir``."""
+    return f"{workdir}/checkpoint" if workdir else "checkpoint"
 
 
 #: how an attempt can end: a ``pruned`` trial was stopped by the study's scheduler, a ``paused`` one returned

@@ -197,7 +197,8 @@ def jittered_bowl(config: dict) -> float:
 
 def learning_curve(config: dict, trial) -> float:
     """Reports ``x + 1 / step`` at steps 1, 2... up to its budget (default 5), pausing ``pause`` s per step;
-    notes in its checkpoint folder the steps it ran."""
+    notes in its checkpoint folder the steps it ran. With ``deaf``, works a minute after its first report
+    without reporting again (so a stop can only kill it)."""
     steps = int(trial.budget or config.get("steps", 5))
     with open(os.path.join(trial.checkpoint_dir, "steps.txt"), "a") as notes:
         for step in range(1, steps + 1):
@@ -205,6 +206,8 @@ def learning_curve(config: dict, trial) -> float:
             notes.write(f"{step}\n")
             notes.flush()
             trial.report(step, config["x"] + 1.0 / step)
+            if config.get("deaf"):
+                time.sleep(60)
     return config["x"] + 1.0 / steps
 
 
@@ -232,12 +235,13 @@ def bad_report(config: dict, trial) -> float:
 
 def checkpointed_curve(config: dict, trial) -> float:
     """Trains (``x + 1 / step``) from the step its checkpoint holds up to ``trial.budget``, reporting each
-    step, then saves the step it reached; notes each run's first step in ``runs.txt``."""
+    step, then saves the step it reached; notes each run's first step in ``runs.txt``. (A run killed
+    after its save reruns with nothing left to do: it returns the saved step's value.)"""
     state = os.path.join(trial.checkpoint_dir, "state.txt")
     done = int(open(state).read()) if os.path.exists(state) else 0
     with open(os.path.join(trial.checkpoint_dir, "runs.txt"), "a") as runs:
         runs.write(f"{done + 1} {int(trial.budget)}\n")
-    value = math.inf
+    value = config["x"] + 1.0 / done if done else math.inf
     for step in range(done + 1, int(trial.budget) + 1):
         time.sleep(config.get("pause", 0.0))
         value = config["x"] + 1.0 / step

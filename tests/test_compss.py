@@ -20,6 +20,7 @@ import pytest
 from hpo_compss.trial import ComputeClass
 from conftest import ROOT, cli, journal, objective, trial_records, wait_for_no_processes, write_experiment
 from objectives import expected_failure
+from test_schedulers import asha_study, check_asha_journal, check_promotion_journal, promotion_study
 
 STANDIN = Path(__file__).resolve().parent / "compss_standin"
 
@@ -183,8 +184,8 @@ def test_inputs_reach_trials_as_staged_files_and_folders(tmp_path):
 
 
 def test_outcomes_delivered_while_the_driver_was_down_are_kept_on_resume(tmp_path):
-    experiment = write_experiment(tmp_path, {"objective": objective("quadratic"),
-                                             **explicit([{"x": 0.1, "sleep": 3}, {"x": 0.2, "sleep": 3}])})
+    experiment = write_experiment(tmp_path, {"objective": objective("learning_curve"), **explicit(
+        [{"x": 0.1, "steps": 3, "pause": 1}, {"x": 0.2, "steps": 3, "pause": 1}])})
     study = tmp_path / "study"
     driver = runcompss(experiment, study, standin_env(tmp_path, cpus=2), background=True)
     inbox = study / "inbox"
@@ -202,6 +203,8 @@ def test_outcomes_delivered_while_the_driver_was_down_are_kept_on_resume(tmp_pat
     assert "2 trial(s) finished while no driver was running" in resumed.stdout
     ended = sorted((r["trial"], r["status"], r["attempt"]) for r in trial_records(study) if r["status"] != "running")
     assert ended == [(0, "complete", 1), (1, "complete", 1)]
+    reports = sorted((r["progress"], r["step"]) for r in journal(study) if "progress" in r)
+    assert reports == [(trial, step) for trial in (0, 1) for step in (1.0, 2.0, 3.0)]  # their reports too
     assert list(inbox.iterdir()) == []
 
 
@@ -318,15 +321,53 @@ def test_a_resumed_study_is_not_held_up_by_the_traces_of_its_cancelled_tasks(tmp
     assert seen is not None and seen - short["end"] < 3.0  # journaled as it ended, not after the long trial
 
 
-def test_a_trial_that_reports_completes_on_compss_and_a_pruning_scheduler_is_refused_there(tmp_path):
-    experiment = write_experiment(tmp_path, {"objective": objective("learning_curve"),
-                                             **explicit([{"x": 0.5, "steps": 3}, {"x": 0.25, "steps": 4}])})
+def test_on_compss_reports_reach_the_driver_and_asha_stops_trials_through_the_inbox(tmp_path):
+    """Reports travel as progress files and stops as stop files; each report is journaled, each prune the rule's."""
     study = tmp_path / "study"
+    done = runcompss(asha_study(tmp_path, pause=0.05), study, standin_env(tmp_path, cpus=2))
+    assert done.returncode == 0, done.stderr
+    check_asha_journal(journal(study), stops_may_cross_ends=True)
+    assert not list((study / "inbox").iterdir())  # every progress and stop file retired once journaled
+
+
+def test_on_compss_a_stopped_trial_that_does_not_return_is_killed_and_recorded_pruned(tmp_path):
+    configs = [{"x": 0.1, "steps": 3}, {"x": 0.2, "steps": 3}, {"x": 0.3, "steps": 3}, {"x": 0.9, "deaf": True}]
+    experiment = write_experiment(tmp_path, {
+        "objective": objective("learning_curve"), **explicit(configs),
+        "scheduler": {"name": "asha", "type": "stopping", "min": 1, "max": 3, "eta": 3}})
+    study = tmp_path / "study"
+    started = time.monotonic()
     done = runcompss(experiment, study, standin_env(tmp_path, cpus=2))
     assert done.returncode == 0, done.stderr
-    ends = sorted((r["trial"], r["value"], r["step"]) for r in trial_records(study, "complete"))
-    assert ends == [(0, 0.5 + 1 / 3, 3.0), (1, 0.5, 4.0)]
-    pruning = write_experiment(tmp_path, {"objective": objective("learning_curve"), "scheduler": {"name": "median"},
-                                          **explicit([{"x": 0.5}])}, name="pruning.json")
-    refused = runcompss(pruning, tmp_path / "other", standin_env(tmp_path, cpus=2))
-    assert refused.returncode == 2 and "scheduler: expected fifo on the compss backend" in refused.stderr
+    assert time.monotonic() - started < 40  # not the deaf trial's minute
+    (deaf,) = [r for r in trial_records(study) if r["trial"] == 3 and r["status"] != "running"]
+    assert deaf["status"] == "pruned" and (deaf["value"], deaf["step"]) == (1.9, 1.0)
+    assert "killed, as it had not returned" in deaf["reason"]
+
+
+def test_on_compss_each_rung_is_a_task_with_the_checkpoint_folder_as_directory_inout(tmp_path):
+    """Two nodes without a shared disk (the stand-in stages copies): each promoted run starts from the
+    version of the checkpoint folder its trial's previous run left, and the study folder gets it back."""
+    study = tmp_path / "study"
+    done = runcompss(promotion_study(tmp_path), study, standin_env(tmp_path, nodes=2, cpus=1))
+    assert done.returncode == 0, done.stderr
+    check_promotion_journal(study)
+    decorated = {(d["function"], d["decorator"]): d["arguments"] for d in standin_log(tmp_path, "decorate")}
+    assert decorated[("trial_ckpt", "task")] == {"returns": 1, "time_out": 0, "varargs_type": "DIRECTORY_IN",
+                                                  "checkpoint": "DIRECTORY_INOUT"}
+    calls = standin_log(tmp_path, "call")
+    assert {c["function"] for c in calls} == {"trial_ckpt"}
+    assert all(len(c["groups"]) == 2 for c in calls)  # the study's group and the task's own
+    staged = [line for line in standin_log(tmp_path, "stage") if line["kind"] == "written"]
+    assert len(staged) == len(calls)
+    runs = [r for r in journal(study) if r.get("status") == "running"]
+    latest: dict[str, str] = {}
+    for run, stage in zip(runs, staged):  # tasks start in submission order on free nodes
+        source = stage["source"]
+        assert source == str(study / "trials" / str(run["trial"]) / "checkpoint")
+        assert stage["version"] == latest.get(source, source)  # a promoted run sees its last run's version
+        latest[source] = stage["target"]
+    assert {line["node"] for line in standin_log(tmp_path, "stage")} == {"node1", "node2"}
+    assert any(run.get("after_step") for run in runs)
+    assert standin_log(tmp_path, "api") and any(
+        line["name"] == "compss_wait_on_directory" for line in standin_log(tmp_path, "api"))

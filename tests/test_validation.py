@@ -19,6 +19,7 @@ EXPECTED = {
     "scheduler_not_object": "scheduler: expected a name or an object with \"name\", got 3",
     "scheduler_option_misspelt": "scheduler.etta: unknown option of the asha scheduler (did you mean 'eta'?)",
     "scheduler_eta_too_small": "scheduler.eta: expected an integer from 2 to 1000, got 1",
+    "scheduler_max_paused_zero": "scheduler.max_paused: expected an integer from 1 to 1000000000, got 0",
     "scheduler_max_missing": "scheduler.max: missing: the budget (in epochs) every trial runs up to",
     "scheduler_max_below_min": "scheduler.max: expected a number from 3 to",
     "scheduler_type_unknown": "scheduler.type: expected \"stopping\"",

@@ -9,10 +9,18 @@ heartbeat goes stale (elsewhere), or, before it ever started, when nothing at al
 All tasks belong to one ``TaskGroup``, so stopping a study cancels what is queued or running with
 ``compss_cancel_group``.
 
+Under a scheduler that stops and continues trials (``scheduled``), trials' reports come through the
+inbox too, a trial is stopped through a file there (read by its task at its next report), each task
+also has a group of its own so that one whose trial does not return within ``STOP_CANCEL_SECONDS``
+is cancelled alone, and each run of a trial (each rung) passes the trial's checkpoint folder as a
+``DIRECTORY_INOUT`` parameter: the folder is brought back to the study folder when a run reaches
+its budget, so a resumed study has it, and deleted through the runtime when it is no longer needed.
+
 pycompss is imported here only, and this module only when the COMPSs backend is chosen.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -24,9 +32,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..clock import SYSTEM_CLOCK
-from ..trial import CANCELLED, ComputeClass, Outcome, Trial
+from ..trial import CANCELLED, COMPLETE, PAUSED, ComputeClass, Outcome, Report, Trial
 from . import inbox
-from .engine import Finished
+from .engine import Event, Finished
+from .process import STOP_GRACE
 from .resources import Assignment, Machine
 
 #: polling of the inbox: from this interval, slowing down to the next while nothing arrives
@@ -35,6 +44,9 @@ POLL_SECONDS = (0.05, 1.0)
 IDLE_SECONDS = 10.0
 #: a heartbeat older than this means the trial's task is gone
 STALE_SECONDS = 4 * inbox.HEARTBEAT_SECONDS
+#: a trial told to stop whose task has not returned this long after is cancelled (its task looks for the
+#: stop every second after each report and kills the objective ``STOP_GRACE`` later)
+STOP_CANCEL_SECONDS = 30.0 + STOP_GRACE
 
 
 def compss_context() -> str | None:
@@ -59,6 +71,14 @@ class _Submitted:
     beat: float | None = None
     #: where its task runs, from its announcement: (host, pid)
     where: tuple[str, int] | None = None
+    #: its task's own group, when tasks can be stopped one by one
+    group: str | None = None
+    #: how much of its progress file is read, and its last report
+    read: int = 0
+    last: Report | None = None
+    #: the status it was told to stop with, and when to cancel its task if it has not returned (monotonic)
+    stop: str | None = None
+    stop_by: float = math.inf
 
     def gone(self, now: float, host: str) -> bool:
         """Has its task stopped without reporting: a stale heartbeat, or a dead process on this host?"""
@@ -77,8 +97,9 @@ class CompssEngine:
 
     def __init__(self, machine: Machine, classes: list[ComputeClass], objective: str, study_dir: Path,
                  timeout: float | None = None, fresh_process: bool = False, inputs: dict[str, str] | None = None,
-                 max_running: int | None = None):
-        from pycompss.api.api import TaskGroup, compss_cancel_group, compss_get_number_of_resources, compss_wait_on
+                 max_running: int | None = None, scheduled: bool = False):
+        from pycompss.api.api import (TaskGroup, compss_cancel_group, compss_delete_file, compss_get_number_of_resources,
+                                      compss_wait_on, compss_wait_on_directory)
 
         from . import compss_tasks
 
@@ -94,14 +115,18 @@ class CompssEngine:
         self.names = [*files, *folders]
         self.files = list(files.values()) or None
         self.folders = list(folders.values())
+        self.scheduled = scheduled
         self.functions: dict[str, Callable] = {
-            cls.name: compss_tasks.task_for(cls, bool(files), timeout) for cls in self.classes}
+            cls.name: compss_tasks.task_for(cls, bool(files), timeout, scheduled) for cls in self.classes}
         self.workers = 1 if self.sequential else max(1, int(compss_get_number_of_resources()))
         self.capacity = {cls.name: 1 if self.sequential else _capacity(cls, self.workers, machine)
                          for cls in self.classes}
         self.max_running = 1 if self.sequential else max_running or sum(self.capacity.values())
         self._wait_on = compss_wait_on
+        self._wait_on_directory = compss_wait_on_directory
+        self._delete = compss_delete_file
         self._cancel_group = compss_cancel_group
+        self._task_group = TaskGroup
         self.group_name = f"hpo-compss-{os.getpid()}"
         self._group = TaskGroup(self.group_name, implicit_barrier=False)
         self._group.__enter__()
@@ -134,18 +159,38 @@ class CompssEngine:
         entry = _Submitted(trial, cls)
         self.trials[inbox.key_of(trial)] = entry  # first: an interruption cancels it
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
-        entry.future = self.functions[cls.name](trial, self.objective, self.study_dir, self.timeout, self.fresh_process,
-                                                self.names, cls.cpus, memory, self.files, *self.folders)
+        checkpoint = None
+        if self.scheduled:
+            checkpoint = trial.checkpoint_dir
+            os.makedirs(checkpoint, exist_ok=True)  # the runtime stages a folder that exists
+            entry.group = f"{self.group_name}-{trial.id}-{trial.token}"
+        with self._task_group(entry.group, implicit_barrier=False) if entry.group else contextlib.nullcontext():
+            entry.future = self.functions[cls.name](trial, self.objective, self.study_dir, self.timeout,
+                                                    self.fresh_process, self.names, cls.cpus, memory, self.files,
+                                                    checkpoint, *self.folders)
 
-    def wait(self, timeout: float | None) -> list[Finished]:
+    def stop(self, trial: int, status: str) -> None:
+        """Tell a running trial's task to stop at its next report (``inbox``); it ends as ``status``."""
+        for key, entry in self.trials.items():
+            if entry.trial.id == trial and entry.stop is None:
+                inbox.request_stop(self.study_dir, key, status)
+                entry.stop, entry.stop_by = status, time.monotonic() + STOP_CANCEL_SECONDS
+
+    def discard_checkpoint(self, path: str) -> None:
+        """Delete a trial's checkpoint folder everywhere the runtime has a version of it."""
+        if self.scheduled and os.path.isdir(path):
+            self._delete(path)
+
+    def wait(self, timeout: float | None) -> list[Event]:
         self._forget_journaled()
         limit = math.inf if timeout is None else time.monotonic() + timeout
         pause = POLL_SECONDS[0]
         while self.trials:
-            finished = self._harvest() or self._lost()
+            events = self._harvest()
+            events = events or self._overdue() or self._lost()
             now = time.monotonic()
-            if finished or now >= limit:
-                return finished
+            if events or now >= limit:
+                return events
             time.sleep(min(pause, limit - now))
             pause = min(pause * 1.5, POLL_SECONDS[1])
         return []
@@ -157,7 +202,8 @@ class CompssEngine:
             self._cancel_group(self.group_name)
         end = time.time()
         for key, entry in self.trials.items():
-            inbox.discard(self.study_dir, key, ".running")
+            for suffix in (".running", ".progress", ".stop"):  # (an outcome it still writes is for a resume to journal)
+                inbox.discard(self.study_dir, key, suffix)
             finished.append(Finished(entry.trial, Outcome(CANCELLED, reason, end=end),
                                      Assignment(entry.cls, (), ())))
         self.trials.clear()
@@ -173,9 +219,12 @@ class CompssEngine:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _harvest(self) -> list[Finished]:
-        """Outcomes in the inbox for our trials; heartbeats noted on the way."""
+    def _harvest(self) -> list[Event]:
+        """Reports and outcomes in the inbox for our trials, in that order; heartbeats noted on the way."""
         mail = inbox.collect(self.study_dir)
+        reports = [report for key, entry in self.trials.items()
+                   if key in mail.outcomes or mail.progress.get(key, 0) > entry.read
+                   for report in self._read_reports(key, entry)]
         finished = [self._finish(key, mail.outcomes[key]) for key in list(self.trials) if key in mail.outcomes]
         for key, beat in mail.running.items():
             entry = self.trials.get(key)
@@ -187,7 +236,33 @@ class CompssEngine:
                 self._news = time.monotonic()
         if finished:
             self._wait_on(*(item.future for item in finished))  # reap: these tasks are done or about to be
-        return [item.finished for item in finished]
+        for item in finished:  # a run that reached its budget may be continued: a resumed study needs it here
+            if item.finished.outcome.status in (COMPLETE, PAUSED) and self.scheduled:
+                self._wait_on_directory(item.finished.trial.checkpoint_dir)
+        return [*reports, *(item.finished for item in finished)]
+
+    def _read_reports(self, key: inbox.Key, entry: _Submitted) -> list[Report]:
+        found, entry.read = inbox.reports(self.study_dir, key, entry.read)
+        reports = [Report(entry.trial.id, entry.trial.attempt, step, value, at) for step, value, at in found]
+        if reports:
+            entry.last = reports[-1]
+            self._news = time.monotonic()
+        return reports
+
+    def _overdue(self) -> list[Finished]:
+        """Cancel the task of a trial told to stop that has not returned in time; it ends as told, at its last report."""
+        now = time.monotonic()
+        key = next((key for key, entry in self.trials.items() if entry.stop_by <= now), None)
+        if key is None:
+            return []
+        entry = self.trials[key]
+        self._cancel_group(entry.group)
+        at = "" if entry.last is None else f" at step {entry.last.step:g}"
+        outcome = Outcome(entry.stop, f"stopped by the scheduler{at}; its task was cancelled, as it had not returned "
+                                      f"{STOP_CANCEL_SECONDS:g} s later", end=time.time())
+        if entry.last is not None:
+            outcome.value, outcome.step = entry.last.value, entry.last.step
+        return [self._finish(key, outcome).finished]
 
     def _lost(self) -> list[Finished]:
         """Learn the fate of a task that is gone, or of the oldest when no trial is seen alive for a while."""
@@ -213,8 +288,7 @@ class CompssEngine:
 
     def _forget_journaled(self) -> None:
         for key in self._journaled:
-            inbox.discard(self.study_dir, key)
-            inbox.discard(self.study_dir, key, ".running")
+            inbox.retire(self.study_dir, key)
         self._journaled.clear()
 
 

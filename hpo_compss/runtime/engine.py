@@ -47,8 +47,10 @@ class Engine(Protocol):
         """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``)."""
 
     def stop(self, trial: int, status: str) -> None:
-        """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed.
-        (The local engine; a study on COMPSs runs with the fifo scheduler, which stops no trial.)"""
+        """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed."""
+
+    def discard_checkpoint(self, path: str) -> None:
+        """Delete the checkpoint folder of a trial that will never run again."""
 
     def wait(self, timeout: float | None) -> list[Event]:
         """Reports and ends of trials within ``timeout`` seconds (maybe none), in order.

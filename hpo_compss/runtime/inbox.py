@@ -7,6 +7,10 @@ The token is new at each submission, so a task of an earlier run of the same att
 then resumed) is never taken for the current one. The driver polls the folder, journals what it
 finds, then deletes it. An outcome written while no driver was running is still there when the
 study resumes.
+
+A trial's reports go the same way, one JSON line each appended to ``<key>.progress``, which the
+driver reads on from where it stopped; the driver stops a trial by writing ``<key>.stop`` (its
+status, PRUNED or PAUSED), which the trial's task reads after its next report.
 """
 from __future__ import annotations
 
@@ -48,6 +52,50 @@ def touch(heartbeat: str) -> None:
         pass
 
 
+def report(study_dir: str | Path, trial: Trial, step: float, value: float, time: float) -> None:
+    """Append one report to the trial's progress file (one ``write`` of one whole line)."""
+    line = json.dumps({"step": step, "value": value, "time": time}) + "\n"
+    handle = os.open(_path(study_dir, key_of(trial), ".progress"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, line.encode())
+    finally:
+        os.close(handle)
+
+
+def reports(study_dir: str | Path, key: Key, offset: int) -> tuple[list[tuple[float, float, float]], int]:
+    """The (step, value, time) of the whole lines after byte ``offset`` of a progress file, and the new offset."""
+    try:
+        with open(_path(study_dir, key, ".progress"), "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    found = []
+    end = data.rfind(b"\n") + 1  # a line still being written is read next time
+    for line in data[:end].splitlines():
+        try:
+            item = json.loads(line)
+            found.append((float(item["step"]), float(item["value"]), float(item["time"])))
+        except (ValueError, TypeError, KeyError):
+            continue
+    return found, offset + end
+
+
+def request_stop(study_dir: str | Path, key: Key, status: str) -> None:
+    """Tell a running trial's task to stop at its next report, ending as ``status``."""
+    _write_atomically(_path(study_dir, key, ".stop"), {"status": status})
+
+
+def stop_requested(study_dir: str | Path, trial: Trial) -> str | None:
+    """The status the driver stopped this trial with, if it did."""
+    try:
+        with open(_path(study_dir, key_of(trial), ".stop")) as handle:
+            status = json.load(handle).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
+
+
 def deliver(study_dir: str | Path, trial: Trial, outcome: Outcome) -> None:
     """Leave a trial's outcome for the driver, then retire its heartbeat."""
     key = key_of(trial)
@@ -62,11 +110,13 @@ class Mail:
     outcomes: dict[Key, Outcome]
     #: trials that announced themselves and have no outcome yet: when each last showed a sign of life
     running: dict[Key, float]
+    #: the size of each progress file
+    progress: dict[Key, int]
 
 
 def collect(study_dir: str | Path) -> Mail:
     """Everything in the inbox now; an unreadable outcome (a foreign or broken file) is skipped."""
-    mail = Mail({}, {})
+    mail = Mail({}, {}, {})
     try:
         entries = list(os.scandir(os.path.join(study_dir, FOLDER)))
     except FileNotFoundError:
@@ -83,11 +133,15 @@ def collect(study_dir: str | Path) -> Mail:
                     mail.outcomes[key] = Outcome.from_record(json.load(handle))
             except (OSError, ValueError, TypeError, AttributeError):
                 continue
-        elif kind == "running":
+        elif kind in ("running", "progress"):
             try:
-                mail.running[key] = entry.stat().st_mtime
+                status = entry.stat()
             except FileNotFoundError:
                 continue
+            if kind == "running":
+                mail.running[key] = status.st_mtime
+            else:
+                mail.progress[key] = status.st_size
     for key in mail.outcomes:
         mail.running.pop(key, None)
     return mail
@@ -103,9 +157,13 @@ def announcement(study_dir: str | Path, key: Key) -> dict:
 
 
 def clear_heartbeats(study_dir: str | Path) -> None:
-    """Remove every heartbeat: called when no task of the study can be running (no driver was)."""
-    for key in collect(study_dir).running:
-        discard(study_dir, key, ".running")
+    """Remove what tasks leave while they run (heartbeats, reports, stops): called when no task of the
+    study can be running (no driver was). Outcomes stay, for the driver to journal."""
+    mail = collect(study_dir)
+    for key in {*mail.running, *mail.progress}:
+        if key not in mail.outcomes:
+            for suffix in (".running", ".progress", ".stop"):
+                discard(study_dir, key, suffix)
 
 
 def discard(study_dir: str | Path, key: Key, suffix: str = ".json") -> None:
@@ -113,6 +171,12 @@ def discard(study_dir: str | Path, key: Key, suffix: str = ".json") -> None:
         os.unlink(_path(study_dir, key, suffix))
     except FileNotFoundError:
         pass
+
+
+def retire(study_dir: str | Path, key: Key) -> None:
+    """Remove every file of a submission whose outcome is journaled."""
+    for suffix in (".json", ".running", ".progress", ".stop"):
+        discard(study_dir, key, suffix)
 
 
 def _write_atomically(path: str, data: dict) -> None:

@@ -25,6 +25,7 @@ when it starts. Long trials are never queued: a searcher should ask as late as i
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,8 +40,8 @@ from typing import Any
 from ..clock import SYSTEM_CLOCK
 from ..trial import FAILED, ComputeClass, Outcome, Report, Trial
 from .engine import Event, Finished
-from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
-                      worker_environment)
+from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, STOP_GRACE, WorkerProcess, ending, start_up_reason,
+                      timeout_reason, worker_environment)
 from .resources import Assignment, Machine, ResourcePool
 from .runner import PROGRESS, STARTED, STOP
 
@@ -51,8 +52,6 @@ PREFETCH_BELOW = 0.25
 #: how much work (seconds) to keep queued at a worker of short trials, and at most how many trials
 QUEUED_WORK = 0.01
 MAX_QUEUED = 8
-#: how long a stopped trial has to end on its own before its worker is killed
-STOP_GRACE = 0.5
 
 
 @dataclass(eq=False)
@@ -143,6 +142,10 @@ class LocalEngine:
                 self.stops[trial] = status
             if current:  # a queued one gets its grace when it starts (``_begin``)
                 worker.stop_deadline = min(worker.stop_deadline, time.monotonic() + STOP_GRACE)
+
+    def discard_checkpoint(self, path: str) -> None:
+        """Delete a trial's checkpoint folder."""
+        shutil.rmtree(path, ignore_errors=True)
 
     def wait(self, timeout: float | None) -> list[Event]:
         """Wait up to ``timeout`` seconds for trials to report or end; returns what happened (maybe nothing)."""
@@ -289,14 +292,10 @@ class LocalEngine:
 
     def _halt(self, worker: _Worker, finished: list[Event]) -> None:
         """A stopped trial did not end within STOP_GRACE: kill it; it ends as stopped with its last report."""
-        worker.process.kill()
-        last = worker.last
-        outcome = self._failure(worker, f"stopped by the scheduler{'' if last is None else f' at step {last.step:g}'}; "
-                                        f"killed, as it had not returned {STOP_GRACE:g} s later",
-                                self.stops[worker.trial.id])
-        if last is not None:
-            outcome.value, outcome.step = last.value, last.step
-        finished.append(self._done(worker, outcome))
+        assignment = worker.assignment
+        finished.append(self._done(worker, worker.process.halted(
+            worker.trial, worker.last, self.stops[worker.trial.id], worker.began, self.host, assignment.cores,
+            assignment.gpus)))
         self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:

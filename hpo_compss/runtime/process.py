@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Mapping
 
-from ..trial import FAILED, Outcome, Trial
+from ..trial import FAILED, Outcome, Report, Trial
 from .channel import Channel
 from .descendants import RUN_VARIABLE, WORKER_VARIABLE, kill_marked
 from .runner import STREAMS, keep_output, spool_path
@@ -29,6 +29,8 @@ EXIT_GRACE = 2.0
 START_UP_SECONDS = 600.0
 #: how many workers a trial may lose before its objective starts, before that counts as its failure
 MAX_LOST_BEFORE_START = 3
+#: how long a trial its scheduler stopped has to return on its own (at its next report) before it is killed
+STOP_GRACE = 0.5
 _numbers = itertools.count(1)
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -124,6 +126,19 @@ class WorkerProcess:
         except OSError:
             pass
         return Outcome(status, reason, start, time.time(), host=host, pid=self.pid, cores=list(cores), gpus=list(gpus))
+
+
+    def halted(self, trial: Trial, last: Report | None, status: str, start: float, host: str,
+               cores: tuple[int, ...], gpus: tuple[str, ...]) -> Outcome:
+        """Kill a trial its scheduler stopped that did not return within ``STOP_GRACE``: it ends as
+        ``status`` (PRUNED or PAUSED) with its last report's value, never as failed."""
+        self.kill()
+        at = "" if last is None else f" at step {last.step:g}"
+        outcome = self.failure(trial, f"stopped by the scheduler{at}; killed, as it had not returned "
+                                      f"{STOP_GRACE:g} s later", start, host, cores, gpus, status)
+        if last is not None:
+            outcome.value, outcome.step = last.value, last.step
+        return outcome
 
 
 def timeout_reason(seconds: float) -> str:

@@ -98,6 +98,8 @@ class TrialContext:
     inputs: Mapping[str, str] = field(default_factory=dict)
     #: the resource (epochs, iterations, a data fraction) to run up to in this attempt; None: no limit
     budget: float | None = None
+    #: where the checkpoint folder is on this node (``checkpoint_dir``)
+    checkpoint: str = "checkpoint"
     reporter: "Reporter" = field(default_factory=lambda: Reporter(), repr=False, compare=False)
 
     @property
@@ -109,9 +111,8 @@ class TrialContext:
     @property
     def checkpoint_dir(self) -> str:
         """``trials/<id>/checkpoint``, created on first use: kept across the trial's attempts and rungs."""
-        path = os.path.join(self.folder, "checkpoint")
-        os.makedirs(path, exist_ok=True)
-        return path
+        os.makedirs(self.checkpoint, exist_ok=True)
+        return self.checkpoint
 
     def report(self, step: float, value: float) -> None:
         """Record an intermediate ``value`` at ``step`` (an epoch, an iteration...); steps must increase.
@@ -211,7 +212,7 @@ def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None
         with _captured_output(trial.workdir, trial.attempt):
             context = TrialContext(trial.id, trial.config_id, trial.repeat, trial.attempt, trial.seed,
                                    trial.workdir, placed.cores, placed.gpus, placed.threads, trial.inputs,
-                                   trial.budget, reporter or Reporter())
+                                   trial.budget, trial.checkpoint_dir, reporter or Reporter())
             _seed_everything(trial.seed)
             _current = context
             try:

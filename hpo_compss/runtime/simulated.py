@@ -100,6 +100,9 @@ class SimulatedEngine:
         if trial in self.runs:
             self.runs[trial].stopping = status
 
+    def discard_checkpoint(self, path: str) -> None:
+        """Simulated trials keep no checkpoints."""
+
     def wait(self, timeout: float | None) -> list[Event]:
         if not self._events:
             return []

@@ -8,6 +8,8 @@ between tasks, and so does this module: the child is kept for the next task give
 binding (unless ``fresh_process``), so data an objective loads at import is loaded once, as on the
 local engine. As there, the timeout counts from the objective's start, a child lost before that is
 replaced without charging an attempt, and one a stop signal killed leaves the trial ``cancelled``.
+The trial's reports go to the inbox as they come, and a stop the driver leaves there reaches the
+objective at its next report (``inbox``).
 Whatever happens, the outcome is written to the study's inbox before the task returns; a
 cancellation by the runtime (``SIGUSR2``) or its backstop ``time_out`` (``SIGALRM``) interrupts the
 wait, and the child is killed on the way out.
@@ -22,14 +24,16 @@ import time
 import uuid
 from multiprocessing.connection import wait
 
-from ..trial import Outcome, Trial
+from ..trial import Outcome, Report, Trial
 from . import inbox
-from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, WorkerProcess, ending, start_up_reason, timeout_reason,
-                      worker_environment)
-from .runner import OUTCOME, STARTED, TrialResources, failed, trial_resources
+from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, STOP_GRACE, WorkerProcess, ending, start_up_reason,
+                      timeout_reason, worker_environment)
+from .runner import OUTCOME, PROGRESS, STARTED, STOP, TrialResources, failed, trial_resources
 
 #: how often to look at the child where the kernel cannot signal a process's exit (no pidfd)
 POLL_SECONDS = 0.5
+#: how often a trial that reports looks for its stop file (a stat on the shared file system)
+STOP_POLL_SECONDS = 1.0
 #: marks the children of this process and all they start (``descendants``)
 RUN = f"compss-{uuid.uuid4().hex}"
 
@@ -43,7 +47,7 @@ def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | Non
     for lost in range(1, MAX_LOST_BEFORE_START + 1):
         worker = _worker(objective, study_dir, placed, fresh_process)
         try:
-            outcome, reason = _run(worker, trial, timeout, heartbeat, placed, host)
+            outcome, reason = _run(worker, trial, timeout, heartbeat, placed, host, study_dir)
         finally:
             if outcome is None or fresh_process:
                 _retire()
@@ -57,15 +61,24 @@ def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | Non
 
 
 def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: str, placed: TrialResources,
-         host: str) -> tuple[Outcome | None, str]:
-    """The trial's outcome on ``worker``; None (with why) when the worker was lost before the objective started."""
+         host: str, study_dir: str) -> tuple[Outcome | None, str]:
+    """The trial's outcome on ``worker``; None (with why) when the worker was lost before the objective started.
+
+    Its reports are appended to its progress file; once it has reported, its stop file is looked for
+    every ``STOP_POLL_SECONDS``, and a stop found is passed to the objective, which has ``STOP_GRACE``
+    seconds to return before it is killed.
+    """
     began = time.time()
     started = False
+    last: Report | None = None
+    stop: str | None = None
+    stop_deadline = look_for_stop = math.inf
     worker.send(trial)
     deadline = time.monotonic() + START_UP_SECONDS if timeout else math.inf
     handles = [h for h in (worker.connection, worker.pidfd) if h is not None]
     while True:
-        step = min(inbox.HEARTBEAT_SECONDS, deadline - time.monotonic())
+        now = time.monotonic()
+        step = min(inbox.HEARTBEAT_SECONDS, deadline - now, stop_deadline - now, look_for_stop - now)
         if worker.pidfd is None:
             step = min(step, POLL_SECONDS)
         ready = wait(handles, max(0.0, step))
@@ -78,18 +91,32 @@ def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: 
                 break
             if kind == OUTCOME:
                 return body, ""
-            if kind == STARTED:  # (reports are not passed on: no scheduler stops trials on COMPSs)
+            if kind == STARTED:
                 started, began = True, body
                 deadline = time.monotonic() + timeout if timeout else math.inf
+            elif kind == PROGRESS:
+                last = Report(trial.id, trial.attempt, *body)
+                inbox.report(study_dir, trial, *body)
+                look_for_stop = min(look_for_stop, time.monotonic())
         if closed or worker.pidfd in ready or not worker.alive():
             status, reason = ending(worker.reap())
             if not started:
                 return None, reason
             return worker.failure(trial, reason, began, host, placed.cores, placed.gpus, status), ""
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             worker.kill()
             reason = timeout_reason(timeout) if started else start_up_reason(START_UP_SECONDS)
             return worker.failure(trial, reason, began, host, placed.cores, placed.gpus), ""
+        if now >= stop_deadline:
+            return worker.halted(trial, last, stop, began, host, placed.cores, placed.gpus), ""
+        if now >= look_for_stop:
+            stop = inbox.stop_requested(study_dir, trial)
+            if stop is None:
+                look_for_stop = now + STOP_POLL_SECONDS
+            else:
+                worker.send((STOP, trial.id, stop))
+                stop_deadline, look_for_stop = now + STOP_GRACE, math.inf
         inbox.touch(heartbeat)
 
 

@@ -68,6 +68,10 @@ class Scheduler:
         """A paused trial to continue now, and its next budget; None: start a new config."""
         return None
 
+    def retirements(self) -> list[int]:
+        """Paused trials to end now (as pruned, their checkpoints deleted), the least promising first."""
+        return []
+
     def on_report(self, trial: int, step: float, value: float) -> str:
         """A running trial reported ``value`` at ``step``: CONTINUE or PRUNE."""
         self.curves.setdefault(trial, []).append((step, self.sign * value))

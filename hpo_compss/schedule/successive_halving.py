@@ -10,7 +10,9 @@ the others that reached it, and keeps the best ``1 / eta``. Two forms (``"type"`
   Whenever a slot frees, the highest rung with a paused trial among its best ``floor(n / eta)`` promotes
   that trial: it continues from its checkpoint with the next rung's budget. Only when no trial can be
   promoted does a new config start. Nothing is ever stopped in the middle, and nothing is lost: a
-  paused trial can still be promoted later, when the rung has more results.
+  paused trial can still be promoted later, when the rung has more results. Each paused trial keeps its
+  checkpoint; ``max_paused`` bounds them: beyond it, the paused trial at the lowest rung with the worst
+  rank there is retired (it ends as pruned, its checkpoint deleted) and is never promoted.
 
 ``hyperband`` runs several such systems (brackets) at once: bracket ``s`` starts its trials at
 ``max * eta**-s``, and new trials go to the brackets in proportion to the number of configs Hyperband's
@@ -93,7 +95,7 @@ class SuccessiveHalving(Scheduler):
     """``asha``: one bracket from ``min`` to ``max``."""
 
     name = "asha"
-    OPTIONS = {"min", "max", "eta", "type"}
+    OPTIONS = {"min", "max", "eta", "type", "max_paused"}
 
     def configure(self) -> None:
         if "max" not in self.spec:
@@ -109,6 +111,9 @@ class SuccessiveHalving(Scheduler):
         self.cycle = self.bracket_cycle()
         #: the rung each trial of the stopping form has passed
         self.passed: dict[int, int] = {}
+        #: at most this many trials wait paused (None: no bound), and the rung each paused trial waits at
+        self.max_paused = self.option("max_paused", int, None, 1, 10**9)
+        self.paused: dict[int, int] = {}
 
     def starts(self) -> list[float]:
         return [self.min_budget]
@@ -148,7 +153,27 @@ class SuccessiveHalving(Scheduler):
 
     def on_pause(self, trial: int, budget: float, value: float) -> None:
         bracket = self.bracket(trial)
-        bracket.record(bracket.rung_of(budget), trial, self.sign * value)
+        self.paused[trial] = bracket.rung_of(budget)
+        bracket.record(self.paused[trial], trial, self.sign * value)
+
+    def retirements(self) -> list[int]:
+        excess = len(self.paused) - self.max_paused if self.max_paused is not None else 0
+        if excess <= 0:
+            return []
+
+        def promise(trial: int) -> tuple[int, float]:
+            """Lower for a trial at a lower rung, then for a worse rank there."""
+            bracket, rung = self.bracket(trial), self.paused[trial]
+            rank = bracket.record(rung, trial, bracket.recorded[rung][trial])
+            return rung, -rank / len(bracket.ranked[rung])
+
+        return sorted(self.paused, key=promise)[:excess]
+
+    def on_end(self, trial: int, complete: bool) -> None:
+        super().on_end(trial, complete)
+        rung = self.paused.pop(trial, None)
+        if rung is not None:  # a paused trial retired: it is never promoted
+            self.bracket(trial).promoted[rung].add(trial)
 
     def promotion(self) -> tuple[int, float] | None:
         if self.type != PROMOTION:
@@ -162,6 +187,7 @@ class SuccessiveHalving(Scheduler):
 
     def on_start(self, trial: int, budget: float | None) -> None:
         super().on_start(trial, budget)
+        self.paused.pop(trial, None)
         if self.type == PROMOTION and budget is not None:
             bracket = self.bracket(trial)
             rung = bracket.rung_of(budget)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-from ..errors import ConfigError
 from ..experiment import Experiment
 from ..folder import open_study
 from ..runtime.engine import Engine
@@ -34,8 +33,5 @@ def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO
     """
     if engine is None and backend == "local":
         usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
-    elif engine is None and experiment.scheduling["name"] != "fifo":
-        raise ConfigError(("scheduler",), f"expected fifo on the compss backend, got {experiment.scheduling['name']!r} "
-                                          "(stopping trials as they report needs the local engine)")
     directory = open_study(experiment, directory)
     return Driver(experiment, directory, machine, out, backend, max_running, engine).run()

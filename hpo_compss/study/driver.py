@@ -32,7 +32,7 @@ from ..runtime.local import LocalEngine
 from ..runtime.resources import Assignment, Machine, usable_classes
 from ..schedule import PRUNE
 from ..search import Background, Suggestion, trial_seed
-from ..trial import FAILED, PRUNED, Outcome, Report, Trial
+from ..trial import FAILED, PRUNED, Outcome, Report, Trial, checkpoint_of
 from .progress import Progress, budget_text, id_list
 from .signals import Interrupted, StopSignals
 from .stop_rules import StopRules
@@ -80,6 +80,8 @@ class Driver:
         self.scheduler = experiment.scheduler()
         #: running trials the scheduler decided to stop, for the engine
         self.to_stop: list[int] = []
+        #: trials that will never run again, whose checkpoints go (under a scheduler other than fifo)
+        self.to_discard: list[int] = []
         #: configs whose value at the first rung they paused at the searcher has heard (it hears one value)
         self.told_at_rung: set[int] = set()
         #: the configs asked whose trials have not all ended
@@ -160,7 +162,8 @@ class Driver:
 
             experiment = self.experiment
             return CompssEngine(self.machine, experiment.compute_classes, experiment.objective, self.directory,
-                                experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running)
+                                experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running,
+                                scheduled=experiment.scheduling["name"] != "fifo")
         classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
         for warning in warnings:
             self.progress.say(f"warning: {warning}")
@@ -208,21 +211,23 @@ class Driver:
     def _take_delivered(self) -> None:
         """Journal the outcomes trials left in the inbox while no driver was running (COMPSs tasks go on)."""
         mail = inbox.collect(self.directory)
-        by_attempt = {(trial, attempt): outcome for (trial, attempt, _), outcome in mail.outcomes.items()}
+        by_attempt = {(key[0], key[1]): key for key in mail.outcomes}
         classes = {cls.name: cls for cls in self.experiment.compute_classes}
-        delivered = []
+        delivered: list[Event] = []
         for record in self.ledger.unfinished():
-            outcome = by_attempt.get((record["trial"], record["attempt"]))
+            key = by_attempt.get((record["trial"], record["attempt"]))
             cls = classes.get(record.get("class", ""))
-            if outcome is not None and cls is not None:
+            if key is not None and cls is not None:
                 trial = replace(self._trial(record["trial"], self.asked[record["config_id"]], record["attempt"]),
                                 budget=record.get("budget"), after_step=record.get("after_step"))
-                delivered.append(Finished(trial, outcome, Assignment(cls, (), ())))
+                delivered.extend(Report(trial.id, trial.attempt, *report) for report in inbox.reports(self.directory, key, 0)[0])
+                delivered.append(Finished(trial, mail.outcomes[key], Assignment(cls, (), ())))
         if delivered:
-            self.progress.say(f"{len(delivered)} trial(s) finished while no driver was running; their results are kept")
+            ended = sum(isinstance(event, Finished) for event in delivered)
+            self.progress.say(f"{ended} trial(s) finished while no driver was running; their results are kept")
             self._record(delivered)
         for key in mail.outcomes:
-            inbox.discard(self.directory, key)
+            inbox.retire(self.directory, key)
         inbox.clear_heartbeats(self.directory)
 
     def _restore(self, config_id: int, suggestion: Suggestion) -> bool:
@@ -254,6 +259,10 @@ class Driver:
             for trial in self.to_stop:
                 engine.stop(trial, PRUNED)
             self.to_stop.clear()
+            self._retire_paused()
+            for trial in self.to_discard:
+                engine.discard_checkpoint(checkpoint_of(f"{self.trials_dir}{os.sep}{trial}"))
+            self.to_discard.clear()
             if budget is not None and not self.stop_reason and self.clock.monotonic() - self.started >= budget:
                 self.stop_reason = f"time budget of {budget:g} s used"
             if self.stop_reason and engine.running:
@@ -354,6 +363,16 @@ class Driver:
                 self.pending.appendleft(trials[record["trial"]])
         self.progress.flush()
 
+    def _retire_paused(self) -> None:
+        """End the paused trials the scheduler no longer keeps (``max_paused``): journaled as pruned first."""
+        retired = [{**self.ledger.open[trial], "status": PRUNED,
+                    "reason": f"retired: at most {self.scheduler.max_paused} trials wait paused (scheduler.max_paused)"}
+                   for trial in self.scheduler.retirements()]
+        if retired:
+            self.journal.append(retired)
+            for record in retired:
+                self._take(record)
+
     def _interrupted(self, record: dict) -> None:
         """A trial a stop signal ended while the driver goes on: it runs again, unless that keeps happening."""
         key = (record["trial"], record["attempt"])
@@ -384,6 +403,8 @@ class Driver:
                 self.searcher.tell(record["config_id"], self.asked[record["config_id"]], record["value"])
         elif record["status"] in ("complete", "failed", "pruned"):
             self.scheduler.on_end(record["trial"], record["status"] == "complete")
+            if self.scheduler.name != "fifo" and record["status"] != "complete" and not record.get("retry"):
+                self.to_discard.append(record["trial"])
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
             suggestion = self.asked.pop(done.config_id)
             if done.config_id in self.told_at_rung:

@@ -32,6 +32,22 @@ def compss_cancel_group(group_name):
         runtime.RUNTIME.cancel_group(group_name)
 
 
+def compss_wait_on_directory(*directory_name):
+    runtime.log("api", name="compss_wait_on_directory", directories=list(directory_name))
+    if _master():
+        for name in directory_name:
+            runtime.RUNTIME.get_directory(name)
+    return directory_name[0] if len(directory_name) == 1 else directory_name
+
+
+def compss_delete_file(*file_name):
+    runtime.log("api", name="compss_delete_file", files=list(file_name))
+    if _master():
+        for name in file_name:
+            runtime.RUNTIME.delete_file(name)
+    return True if len(file_name) == 1 else [True] * len(file_name)
+
+
 def compss_get_number_of_resources():
     runtime.log("api", name="compss_get_number_of_resources")
     return len(runtime.RUNTIME.nodes) if _master() else 1

@@ -20,5 +20,5 @@ DIRECTORY_OUT = _Param("DIRECTORY_OUT")
 DIRECTORY_INOUT = _Param("DIRECTORY_INOUT")
 COLLECTION_IN = _Param("COLLECTION_IN")
 COLLECTION_FILE_IN = _Param("COLLECTION_FILE_IN")
-#: directions whose values the runtime stages to the node running the task
-STAGED = {"FILE_IN": "file", "DIRECTORY_IN": "directory", "COLLECTION_FILE_IN": "files"}
+#: directions whose values the runtime stages to the node running the task ("written": a new version comes back)
+STAGED = {"FILE_IN": "file", "DIRECTORY_IN": "directory", "COLLECTION_FILE_IN": "files", "DIRECTORY_INOUT": "written"}

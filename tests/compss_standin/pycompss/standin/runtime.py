@@ -4,6 +4,10 @@ Nodes come from ``PYCOMPSS_STANDIN_NODES`` (count), ``PYCOMPSS_STANDIN_CPUS`` an
 (per node) and ``PYCOMPSS_STANDIN_MEMORY`` (GB per node). A task runs once it fits a node; its cores
 and GPUs are that node's lowest free ids. FILE_IN / DIRECTORY_IN / COLLECTION_FILE_IN arguments are
 copied once per node into a sandbox, as the runtime transfers data to workers without a shared disk.
+A DIRECTORY_INOUT argument is a fresh copy of its latest version for each task, and what the task
+leaves there becomes the next version: the master's folder is brought up to date only by
+``compss_wait_on_directory`` or when the runtime stops (as it retrieves written files), and
+``compss_delete_file`` forgets every version.
 """
 from __future__ import annotations
 
@@ -85,6 +89,8 @@ class Runtime:
         self.pythonpath = pythonpath
         self.sandbox = tempfile.mkdtemp(prefix="pycompss-standin-")
         self.staged: dict[tuple[str, str], str] = {}
+        #: the latest version of each DIRECTORY_INOUT folder (master path -> where it is)
+        self.versions: dict[str, str] = {}
         self.lock = threading.Condition()
         self.queue: list[Task] = []
         self.running: set[Task] = set()
@@ -97,6 +103,10 @@ class Runtime:
     def submit(self, module: str, function: str, args: list, kwargs: dict, directions: dict, needs: Needs,
                time_out: int, on_failure: str, default: Any) -> Future:
         cpus, gpus, memory = self.capacity
+        for where, kind in directions.items():
+            value = args[where] if isinstance(where, int) else kwargs[where]
+            if kind in ("directory", "written") and not (isinstance(value, str) and os.path.isdir(value)):
+                raise Rejected(f"{function}: a DIRECTORY parameter must name an existing folder, got {value!r}")
         if needs.cpus > cpus or needs.gpus > gpus or (needs.memory_gb or 0) > memory:
             raise Rejected(f"no resource can run {function} (needs {needs}, nodes have {cpus} cpus, {gpus} gpus, {memory} GB)")
         with self.lock:
@@ -129,6 +139,26 @@ class Runtime:
                     log("cancelled", task=task.id, state="running")
                     task.process.send_signal(signal.SIGUSR2)
 
+    def get_directory(self, path: str) -> None:
+        """Bring the latest version of a written folder to the master's path."""
+        with self.lock:
+            version = self.versions.get(os.path.abspath(path))
+        if version is not None:
+            shutil.rmtree(path, ignore_errors=True)
+            shutil.copytree(version, path)
+        log("retrieve", path=path, version=version)
+
+    def delete_file(self, path: str) -> None:
+        """Forget every version of a file or folder, the master's copy included."""
+        with self.lock:
+            version = self.versions.pop(os.path.abspath(path), None)
+        for copy in (version, path):
+            if copy is not None and os.path.isdir(copy):
+                shutil.rmtree(copy, ignore_errors=True)
+            elif copy is not None and os.path.exists(copy):
+                os.unlink(copy)
+        log("delete", path=path)
+
     def barrier(self, group: str | None = None) -> None:
         tasks = self.groups.get(group, []) if group else None
         while True:
@@ -143,6 +173,8 @@ class Runtime:
         self.barrier()
         for thread in self.threads:
             thread.join()
+        for path in list(self.versions):  # the runtime retrieves the files its tasks wrote
+            self.get_directory(path)
         shutil.rmtree(self.sandbox, ignore_errors=True)
 
     # -- scheduling and execution ---------------------------------------------------------------
@@ -164,9 +196,10 @@ class Runtime:
             thread.start()
 
     def _run(self, task: Task, node: _Node, cores: list, gpus: list) -> None:
-        args = [self._stage(node, kind, value) if (kind := task.directions.get(i)) else value
+        written: dict[str, str] = {}
+        args = [self._stage(node, kind, value, written) if (kind := task.directions.get(i)) else value
                 for i, value in enumerate(task.args)]
-        kwargs = {k: self._stage(node, task.directions[k], v) if k in task.directions else v
+        kwargs = {k: self._stage(node, task.directions[k], v, written) if k in task.directions else v
                   for k, v in task.kwargs.items()}
         real = sorted(os.sched_getaffinity(0))
         env = {
@@ -194,6 +227,9 @@ class Runtime:
             outcome = {"error": f"the executor died (status {status})"}
         log("end", task=task.id, status=status, error=outcome.get("error"))
         with self.lock:
+            for path, version in written.items():  # a cancelled or failed task leaves no new version
+                if "ok" in outcome:
+                    self.versions[path] = version
             node.cores.update(cores)
             node.gpus.update(gpus)
             node.memory += task.needs.memory_gb or 0
@@ -207,9 +243,18 @@ class Runtime:
             task.future.done.set()
             self._dispatch()
 
-    def _stage(self, node: _Node, kind: str, value: Any) -> Any:
+    def _stage(self, node: _Node, kind: str, value: Any, written: dict[str, str]) -> Any:
         if kind == "files":
-            return [self._stage(node, "file", v) for v in value] if value is not None else None
+            return [self._stage(node, "file", v, written) for v in value] if value is not None else None
+        if kind == "written":
+            source = os.path.abspath(value)
+            with self.lock:
+                latest = self.versions.get(source, source)
+            target = tempfile.mkdtemp(dir=self.sandbox, prefix=f"{node.name}-v-")
+            shutil.copytree(latest, target, dirs_exist_ok=True)
+            written[source] = target
+            log("stage", node=node.name, kind=kind, source=value, version=latest, target=target)
+            return target
         key = (node.name, os.path.abspath(value))
         if key not in self.staged:
             target = os.path.join(self.sandbox, node.name, f"d{len(self.staged)}-{os.path.basename(value)}")
