@@ -241,6 +241,7 @@ def checkpointed_curve(config: dict, trial) -> float:
     done = int(open(state).read()) if os.path.exists(state) else 0
     with open(os.path.join(trial.checkpoint_dir, "runs.txt"), "a") as runs:
         runs.write(f"{done + 1} {int(trial.budget)}\n")
+    print(f"run from step {done + 1} to {int(trial.budget)}")
     value = config["x"] + 1.0 / done if done else math.inf
     for step in range(done + 1, int(trial.budget) + 1):
         time.sleep(config.get("pause", 0.0))

@@ -186,7 +186,7 @@ def promotion_study(tmp_path, pause: float = 0.01, trials: int = 14, name: str =
         "compute_classes": {"cpu": {"cpus": 1}}})
 
 
-def check_promotion_journal(study: Path, name: str = "asha") -> None:
+def check_promotion_journal(study: Path, name: str = "asha", killed: bool = False) -> None:
     """Every promotion is the one the rule picks given the journal before it; each run of a trial goes on
     from its checkpoint (its steps after those of its last pause); nothing is left to promote at the end."""
     records = journal(study)
@@ -224,6 +224,9 @@ def check_promotion_journal(study: Path, name: str = "asha") -> None:
         lines = (study / "trials" / str(trial) / "checkpoint" / "runs.txt").read_text().split("\n")[:-1]
         starts = [int(line.split()[0]) for line in lines]
         assert starts[0] == 1 and {start - 1 for start in starts} <= {0, *paused_at.get(trial, ()), *run_to[trial]}
+        output = (study / "trials" / str(trial) / "stdout.txt").read_text().splitlines()  # every run's, in order
+        expected = [f"run from step {line.split()[0]} to {line.split()[1]}" for line in lines]
+        assert output == expected or (killed and set(output) <= set(expected))
         assert len(starts) >= len(paused_at.get(trial, ())) + (ends[trial] == "complete")
 
 
@@ -254,7 +257,7 @@ def test_a_promotion_study_killed_mid_rung_resumes_with_every_decision_intact(tm
     driver.wait(30)
     result = cli("resume", str(study))
     assert result.returncode == 0, result.stderr
-    check_promotion_journal(study)
+    check_promotion_journal(study, killed=True)
 
 
 def test_max_paused_retires_the_least_promising_paused_trials_and_deletes_their_checkpoints(tmp_path):

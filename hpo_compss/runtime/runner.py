@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import random
+import shutil
 import socket
 import sys
 import time
@@ -367,7 +368,8 @@ def spool_path(trials_dir: str, pid: int, stream: str) -> str:
 
 
 def keep_output(trials_dir: str, pid: int, workdir: str, attempt: int) -> None:
-    """Move the spooled output of a trial that ended (or died) into its folder, if it wrote any."""
+    """Move the spooled output of a trial that ended (or died) into its folder, if it wrote any; the
+    output of a later run of the same attempt (a promoted trial's next rung) is appended to it."""
     for stream in STREAMS:
         spool = spool_path(trials_dir, pid, stream)
         try:
@@ -376,7 +378,13 @@ def keep_output(trials_dir: str, pid: int, workdir: str, attempt: int) -> None:
         except OSError:  # none, or its folder is gone
             continue
         os.makedirs(workdir, exist_ok=True)
-        os.replace(spool, os.path.join(workdir, f"{stream}.txt" if attempt == 1 else f"{stream}.{attempt}.txt"))
+        kept = os.path.join(workdir, f"{stream}.txt" if attempt == 1 else f"{stream}.{attempt}.txt")
+        if not os.path.exists(kept):
+            os.replace(spool, kept)
+            continue
+        with open(spool, "rb") as source, open(kept, "ab") as target:
+            shutil.copyfileobj(source, target)
+        os.unlink(spool)
 
 
 STREAMS = ("stdout", "stderr")
