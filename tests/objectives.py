@@ -5,6 +5,7 @@ import ctypes
 import math
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -198,7 +199,9 @@ def jittered_bowl(config: dict) -> float:
 def learning_curve(config: dict, trial) -> float:
     """Reports ``x + 1 / step`` at steps 1, 2... up to its budget (default 5), pausing ``pause`` s per step;
     notes in its checkpoint folder the steps it ran. With ``deaf``, works a minute after its first report
-    without reporting again (so a stop can only kill it)."""
+    without reporting again (so a stop can only kill it). With ``freeze`` (a file name), once its report
+    is in the inbox it also stops its COMPSs task's process with SIGSTOP, as a hung node would (so only
+    a cancellation of the task ends it), and writes that process's pid to the file."""
     steps = int(trial.budget or config.get("steps", 5))
     with open(os.path.join(trial.checkpoint_dir, "steps.txt"), "a") as notes:
         for step in range(1, steps + 1):
@@ -206,9 +209,20 @@ def learning_curve(config: dict, trial) -> float:
             notes.write(f"{step}\n")
             notes.flush()
             trial.report(step, config["x"] + 1.0 / step)
-            if config.get("deaf"):
+            if config.get("freeze"):
+                _freeze_task(trial.trial, config["freeze"])
+            if config.get("deaf") or config.get("freeze"):
                 time.sleep(60)
     return config["x"] + 1.0 / steps
+
+
+def _freeze_task(trial: int, marker: str) -> None:
+    inbox = os.path.join(os.environ["HPO_COMPSS_STUDY"], "inbox")
+    while not any(name.startswith(f"{trial}.") and name.endswith(".progress") for name in os.listdir(inbox)):
+        time.sleep(0.01)
+    with open(marker, "w") as handle:
+        handle.write(str(os.getppid()))
+    os.kill(os.getppid(), signal.SIGSTOP)
 
 
 def deaf_after_one_report(config: dict, trial) -> float:

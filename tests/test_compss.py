@@ -345,6 +345,32 @@ def test_on_compss_a_stopped_trial_that_does_not_return_is_killed_and_recorded_p
     assert "killed, as it had not returned" in deaf["reason"]
 
 
+def test_on_compss_a_stopped_trial_whose_task_hangs_is_cancelled_alone_and_recorded_pruned(tmp_path):
+    marker = tmp_path / "frozen.pid"
+    configs = [{"x": 0.1, "steps": 3}, {"x": 0.2, "steps": 3}, {"x": 0.3, "steps": 3}, {"x": 0.9, "freeze": str(marker)}]
+    experiment = write_experiment(tmp_path, {
+        "objective": objective("learning_curve"), **explicit(configs),
+        "scheduler": {"name": "asha", "type": "stopping", "min": 1, "max": 3, "eta": 3}})
+    study = tmp_path / "study"
+    driver = runcompss(experiment, study, standin_env(tmp_path, cpus=2), background=True)
+    deadline = time.monotonic() + 90
+    try:
+        while not ((study / "journal.jsonl").exists()
+                   and [r for r in trial_records(study) if r["trial"] == 3 and r["status"] != "running"]):
+            assert time.monotonic() < deadline and driver.poll() is None
+            time.sleep(0.2)
+    finally:
+        if marker.exists():
+            os.kill(int(marker.read_text()), signal.SIGCONT)  # the runtime's cancellation reaches it now
+    assert driver.wait(60) == 0, driver.stderr.read()
+    (hung,) = [r for r in trial_records(study) if r["trial"] == 3 and r["status"] != "running"]
+    assert hung["status"] == "pruned" and (hung["value"], hung["step"]) == (1.9, 1.0)
+    assert "its task was cancelled, as it had not returned 30.5 s later" in hung["reason"]
+    cancelled = [line for line in standin_log(tmp_path, "api") if line["name"] == "compss_cancel_group"]
+    assert [line["group"].split("-")[-2] for line in cancelled] == ["3"]  # its own group, nothing else
+    assert sorted(r["trial"] for r in trial_records(study, "complete")) == [0, 1, 2]
+
+
 def test_on_compss_each_rung_is_a_task_with_the_checkpoint_folder_as_directory_inout(tmp_path):
     """Two nodes without a shared disk (the stand-in stages copies): each promoted run starts from the
     version of the checkpoint folder its trial's previous run left, and the study folder gets it back."""
