@@ -10,7 +10,18 @@ the others that reached it, and keeps the best ``1 / eta``. Two forms (``"type"`
   Whenever a slot frees, the highest rung with a paused trial among its best ``floor(n / eta)`` promotes
   that trial: it continues from its checkpoint with the next rung's budget. Only when no trial can be
   promoted does a new config start. Nothing is ever stopped in the middle, and nothing is lost: a
-  paused trial can still be promoted later, when the rung has more results.
+  paused trial can still be promoted later, when the rung has more results. A rung k rungs below the
+  top promotes only once it holds ``eta**k`` results, as many as it takes to send one trial to the
+  top: earlier promotions rest on a handful of results, and a model searcher, which proposes from
+  the first rung's results, would see few of them before the workers fill with promoted trials.
+
+  Low rungs may mislead: a config that learns fast looks best early and may end worst. So
+  ``hedges`` new trials (default ``HEDGES``, ``HEDGES_AT_ONCE`` at a time) are given the full budget,
+  as Hyperband's last bracket is, and their reports give their values at every rung: a sample no rung
+  chose. Once they have ended, a rung whose ranking of them agrees with the top's (Kendall's tau at
+  least ``RELIABLE_TAU``) is reliable, and the lowest rung above every unreliable one becomes the
+  floor: new trials start there, and no rung below it promotes. Trials that report nothing give no
+  sample; then, as with ``"hedges": 0``, every rung is trusted.
 
 ``hyperband`` runs several such systems (brackets) at once: bracket ``s`` starts its trials at
 ``max * eta**-s``, and new trials go to the brackets in proportion to the number of configs Hyperband's
@@ -27,6 +38,11 @@ from ..errors import ConfigError
 from .base import CONTINUE, PRUNE, Scheduler
 
 STOPPING, PROMOTION = "stopping", "promotion"
+#: hedges (trials started at the full budget to sample every rung) by default, and how many run at once
+HEDGES = 6
+HEDGES_AT_ONCE = 2
+#: a rung is reliable when its ranking of the hedges agrees this well with the top's (Kendall's tau)
+RELIABLE_TAU = 0.7
 
 
 def rung_levels(low: float, high: float, eta: int) -> list[float]:
@@ -81,9 +97,10 @@ class _Bracket:
         return rank
 
     def next_promotion(self, rung: int, eta: int) -> int | None:
-        """The best trial of the rung's top ``floor(n / eta)`` not yet promoted from it, if any."""
+        """The best trial of the rung's top ``floor(n / eta)`` not yet promoted from it, if any; none before
+        the rung holds ``eta**k`` results, k its rungs below the top."""
         ranked, promoted = self.ranked[rung], self.promoted[rung]
-        top = len(ranked) // eta
+        top = len(ranked) // eta if len(ranked) >= eta ** (len(self.levels) - 1 - rung) else 0
         while self.frontier[rung] < top and ranked[self.frontier[rung]][1] in promoted:
             self.frontier[rung] += 1
         return ranked[self.frontier[rung]][1] if self.frontier[rung] < top else None
@@ -93,7 +110,7 @@ class SuccessiveHalving(Scheduler):
     """``asha``: one bracket from ``min`` to ``max``."""
 
     name = "asha"
-    OPTIONS = {"min", "max", "eta", "type"}
+    OPTIONS = {"min", "max", "eta", "type", "hedges"}
 
     def configure(self) -> None:
         if "max" not in self.spec:
@@ -102,6 +119,7 @@ class SuccessiveHalving(Scheduler):
         self.max = self.option("max", float, None, self.min_budget)
         self.eta = self.option("eta", int, 3, 2, 1000)
         self.type = self.option("type", str, STOPPING)
+        self.hedge_count = self.option("hedges", int, HEDGES, 0, 1000)
         if self.type not in (STOPPING, PROMOTION):
             raise ConfigError(("scheduler", "type"), f"expected \"stopping\" or \"promotion\", got {self.type!r}")
         self.brackets = [_Bracket(rung_levels(start, self.max, self.eta)) for start in self.starts()]
@@ -109,6 +127,12 @@ class SuccessiveHalving(Scheduler):
         self.cycle = self.bracket_cycle()
         #: the rung each trial of the stopping form has passed
         self.passed: dict[int, int] = {}
+        #: hedges running (trials that start at the full budget while others start below it), and each
+        #: hedge that ran to its end's values at the rungs of ``rungs``
+        self.hedges: set[int] = set()
+        self.sampled: list[list[float]] = []
+        #: the least budget a new trial starts at, and a promotion starts from
+        self.floor = self.min_budget
 
     def starts(self) -> list[float]:
         return [self.min_budget]
@@ -124,7 +148,23 @@ class SuccessiveHalving(Scheduler):
         return self.brackets[0].levels
 
     def first_budget(self, trial: int) -> float:
-        return self.max if self.type == STOPPING else self.bracket(trial).levels[0]
+        if self.type == STOPPING or self.hedge_due():
+            return self.max
+        return max(self.bracket(trial).levels[0], self.floor)
+
+    def hedge_due(self) -> bool:
+        """Is a new trial a hedge: are hedges still wanted, and are few running?"""
+        return self.floor < self.max and len(self.hedges) < HEDGES_AT_ONCE and len(self.sampled) + len(self.hedges) < self.hedge_count
+
+    def judge_rungs(self) -> None:
+        """Raise the floor above every rung whose ranking of the hedges disagrees with the top's."""
+        if not self.hedge_count or len(self.sampled) < self.hedge_count:
+            return
+        top = [values[-1] for values in self.sampled]
+        floor = len(self.rungs) - 1
+        while floor > 0 and kendall_tau([values[floor - 1] for values in self.sampled], top) >= RELIABLE_TAU:
+            floor -= 1
+        self.floor = self.rungs[floor]
 
     # -- stopping -------------------------------------------------------------------------------------
     def decide(self, trial: int, step: float, value: float) -> str:
@@ -155,6 +195,8 @@ class SuccessiveHalving(Scheduler):
             return None
         for bracket in self.brackets:
             for rung in range(len(bracket.levels) - 2, -1, -1):
+                if bracket.levels[rung] < self.floor:
+                    break
                 trial = bracket.next_promotion(rung, self.eta)
                 if trial is not None:
                     return trial, bracket.levels[rung + 1]
@@ -167,6 +209,21 @@ class SuccessiveHalving(Scheduler):
             rung = bracket.rung_of(budget)
             if rung > 0:
                 bracket.promoted[rung - 1].add(trial)
+            paused_before = any(trial in recorded for recorded in bracket.recorded)
+            if budget >= self.max and self.floor < self.max and self.hedge_count and not paused_before:
+                self.hedges.add(trial)
+
+    def on_end(self, trial: int, complete: bool) -> None:
+        """A hedge that ran to its end gives its value at each rung: its first report at or past it."""
+        super().on_end(trial, complete)
+        if trial not in self.hedges:
+            return
+        self.hedges.discard(trial)
+        curve = self.curves.get(trial, [])
+        values = [next((value for step, value in curve if step >= level * (1 - 1e-9)), None) for level in self.rungs]
+        if complete and None not in values:
+            self.sampled.append(values)
+            self.judge_rungs()
 
     def describe(self) -> str:
         return f"asha ({self.type}) on {self.resource}, rungs {', '.join(f'{r:g}' for r in self.rungs)}"
@@ -195,3 +252,13 @@ class Hyperband(SuccessiveHalving):
     def describe(self) -> str:
         brackets = "; ".join(", ".join(f"{r:g}" for r in b.levels) for b in self.brackets)
         return f"hyperband ({self.type}) on {self.resource}, brackets {brackets}"
+
+
+def kendall_tau(a: list[float], b: list[float]) -> float:
+    """Kendall's tau-a of two rankings: concordant minus discordant pairs, over all pairs."""
+    pairs = [(i, j) for i in range(len(a)) for j in range(i + 1, len(a))]
+    if not pairs:
+        return 1.0
+    signs = [math.copysign(1, a[i] - a[j]) * math.copysign(1, b[i] - b[j]) if a[i] != a[j] and b[i] != b[j] else 0.0
+             for i, j in pairs]
+    return sum(signs) / len(pairs)
