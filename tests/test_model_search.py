@@ -236,7 +236,7 @@ def test_background_does_not_block_the_caller():
         adaptive = True
         batch = 0
 
-        def ask(self, config_id):
+        def ask(self, config_id, budget=None):
             time.sleep(0.3)
             return config_id
 
@@ -349,3 +349,34 @@ def test_tpe_densities_of_an_ordered_domain_sum_to_one_over_its_values(domain):
     for points in (np.zeros((0, 1)), everything[[3, 7, 8]]):
         density = _Parzen(branch, points).log_density(everything)
         assert np.exp(density).sum() == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["gp", "tpe"])
+def test_a_config_is_proposed_from_the_results_at_the_budget_it_first_runs_to(name):
+    """Short runs favour x = 0.8, full runs x = 0.2: each budget's model sees its own results."""
+    searcher = make_searcher({"name": name, "initial": 5}, space_from_json({"x": {"uniform": [0, 1]}}), 0)
+    for i in range(12):
+        suggestion = searcher.ask(i, 1)
+        x = suggestion.config["x"]
+        searcher.tell(i, suggestion, (x - 0.8) ** 2, 1)  # the value after one step
+        searcher.tell(i, suggestion, (x - 0.2) ** 2, 27)  # the value after 27
+    assert searcher.ask(12, 1).config["x"] > 0.6 and searcher.ask(13, 27).config["x"] < 0.4
+
+
+def test_background_batches_hold_first_results_and_pass_later_budgets_at_once():
+    told = []
+
+    class Recorder:
+        adaptive, batch = False, 2
+
+        def tell(self, config_id, suggestion, value, budget=None):
+            told.append((config_id, budget))
+
+    background = Background(Recorder())
+    background.tell(1, Suggestion({}), 0.5, 1)
+    background.tell(1, Suggestion({}), 0.4, 3)
+    assert told == []  # config 0 of the batch has no result yet
+    background.tell(0, Suggestion({}), 0.7, 1)
+    assert told == [(0, 1), (1, 1), (1, 3)]
+    background.tell(0, Suggestion({}), 0.6, 3)  # its batch is told: it passes at once
+    assert told[-1] == (0, 3)

@@ -23,10 +23,10 @@ class SlowSearch(ExplicitSearch):
     name = "slow"
     adaptive = True
 
-    def ask(self, config_id):
+    def ask(self, config_id, budget=None):
         if config_id >= 2:
             time.sleep(1.0)
-        return super().ask(config_id)
+        return super().ask(config_id, budget)
 
 
 def test_the_driver_harvests_while_the_searcher_thinks(tmp_path, monkeypatch):

@@ -144,7 +144,7 @@ def test_hyperbands_brackets_are_the_papers_table_for_r_81_and_eta_3():
     from hpo_compss.schedule.successive_halving import hyperband_brackets
 
     assert hyperband_brackets(1, 81, 3) == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
-    hyperband = make_scheduler({"name": "hyperband", "min": 1, "max": 81, "eta": 3, "type": "promotion"})
+    hyperband = make_scheduler({"name": "hyperband", "min": 1, "max": 81, "eta": 3, "type": "promotion", "hedges": 0})
     assert [b.levels for b in hyperband.brackets] == [[1, 3, 9, 27, 81], [3, 9, 27, 81], [9, 27, 81], [27, 81], [81]]
     # new trials go to the brackets in the table's proportions, spread over a cycle of 143 trials
     cycle = [hyperband.cycle[t % len(hyperband.cycle)] for t in range(143)]
@@ -154,27 +154,26 @@ def test_hyperbands_brackets_are_the_papers_table_for_r_81_and_eta_3():
     assert [hyperband.first_budget(t) for t in range(6)] == [1, 1, 3, 1, 1, 3]
 
 
-def test_asha_promotes_the_best_third_of_a_rung_as_soon_as_enough_results_are_there():
-    asha = make_scheduler({"name": "asha", "type": "promotion", "min": 1, "max": 9, "eta": 3})
+def test_asha_promotes_the_best_third_of_a_rung_once_it_holds_enough_results_to_reach_the_top():
+    asha = make_scheduler({"name": "asha", "type": "promotion", "min": 1, "max": 9, "eta": 3, "hedges": 0})
     assert asha.first_budget(0) == 1 and asha.pauses(0, 1) and asha.pauses(0, 3) and not asha.pauses(0, 9)
-    for trial, value in enumerate([5, 3]):
+    for trial, value in enumerate([5, 3, 4, 7, 8, 9, 10, 11]):
         asha.on_pause(trial, 1, value)
-    assert asha.promotion() is None  # floor(2 / 3) = 0 may go on
-    asha.on_pause(2, 1, 4)
-    assert asha.promotion() == (1, 3)  # the best of three
+    assert asha.promotion() is None  # two rungs below the top: nothing goes on before 3**2 results
+    asha.on_pause(8, 1, 12)
+    assert asha.promotion() == (1, 3)  # the best of nine
     asha.on_start(1, 3)
+    assert asha.promotion() == (2, 3)  # and the next of the best three
+    asha.on_start(2, 3)
+    asha.on_pause(9, 1, 1)
+    assert asha.promotion() == (9, 3)  # of ten, the best one (trial 9) has not gone on yet
+    asha.on_start(9, 3)
     assert asha.promotion() is None  # promoted once only
-    asha.on_pause(3, 1, 1)
-    assert asha.promotion() == (3, 3)  # of four, the best one (trial 3) has not gone on yet
-    asha.on_start(3, 3)
     asha.on_pause(1, 3, 2.5)
-    asha.on_pause(4, 1, 2)
-    asha.on_pause(5, 1, 6)
-    assert asha.promotion() == (4, 3)  # of six the best two (3, 4); rung 3 holds one value: nothing from it
-    asha.on_start(4, 3)
-    asha.on_pause(3, 3, 0.5)
-    asha.on_pause(4, 3, 0.7)
-    assert asha.promotion() == (3, 9)  # the higher rung first
+    asha.on_pause(2, 3, 0.7)
+    assert asha.promotion() is None  # rung 3 holds two values: nothing from it before three
+    asha.on_pause(9, 3, 0.5)
+    assert asha.promotion() == (9, 9)  # the higher rung first
 
 
 def promotion_study(tmp_path, pause: float = 0.01, trials: int = 14, name: str = "asha", **options) -> Path:
@@ -182,7 +181,7 @@ def promotion_study(tmp_path, pause: float = 0.01, trials: int = 14, name: str =
         "name": "promotion", "objective": objective("checkpointed_curve"),
         "space": {"x": {"uniform": [0, 1]}, "pause": {"constant": pause}},
         "algorithm": "random", "budget": {"trials": trials}, "seed": 5,
-        "scheduler": {"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3, **options},
+        "scheduler": {"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3, "hedges": 0, **options},
         "compute_classes": {"cpu": {"cpus": 1}}})
 
 
@@ -190,7 +189,7 @@ def check_promotion_journal(study: Path, name: str = "asha", killed: bool = Fals
     """Every promotion is the one the rule picks given the journal before it; each run of a trial goes on
     from its checkpoint (its steps after those of its last pause); nothing is left to promote at the end."""
     records = journal(study)
-    scheduler = make_scheduler({"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3})
+    scheduler = make_scheduler({"name": name, "type": "promotion", "min": 1, "max": 9, "eta": 3, "hedges": 0})
     last_paused: dict[int, float] = {}
     promotions = 0
     runs: set[tuple[int, float]] = set()
@@ -234,14 +233,15 @@ def check_promotion_journal(study: Path, name: str = "asha", killed: bool = Fals
 
 @pytest.mark.parametrize("name", ["asha", "hyperband"])
 def test_a_promotion_study_pauses_trials_at_rungs_and_continues_them_from_their_checkpoints(tmp_path, name):
-    path = promotion_study(tmp_path, name=name)
+    trials = 14 if name == "asha" else 18  # hyperband's first bracket needs 9 of its own at its first rung
+    path = promotion_study(tmp_path, name=name, trials=trials)
     study = tmp_path / "study"
     result = cli("run", str(path), "--study-dir", str(study))
     assert result.returncode == 0, result.stderr
     assert f"{name} (promotion)" in result.stdout and "paused at budget 1" in result.stdout
     check_promotion_journal(study, name)
     status = json.loads(cli("status", str(study), "--json").stdout)
-    assert status["n_paused"] + status["n_complete"] == 14 and status["best"] is not None
+    assert status["n_paused"] + status["n_complete"] == trials and status["best"] is not None
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
@@ -285,3 +285,39 @@ def test_max_paused_retires_the_least_promising_paused_trials_and_deletes_their_
         assert not any(r.get("status") == "running" and r["trial"] == trial and r["submitted"] > end["end"]
                        for r in records if end["status"] == "pruned")
         assert (study / "trials" / str(trial) / "checkpoint").exists() == (end["status"] != "pruned")
+
+
+
+@pytest.mark.parametrize("crossing", [False, True])
+def test_asha_hedges_run_to_the_top_and_new_trials_start_above_the_rungs_that_rank_them_wrongly(crossing):
+    asha = make_scheduler({"name": "asha", "type": "promotion", "min": 1, "max": 9, "eta": 3, "hedges": 3})
+
+    def finish(trial: int, x: float) -> None:
+        """Config x ends at x; after one step it looks like 1 - x when the curves cross, like x + 1 when not."""
+        for step in range(1, 10):
+            asha.on_report(trial, step, x if step >= 3 else (1 - x if crossing else x + 1))
+        asha.on_end(trial, True)
+
+    assert asha.first_budget(0) == 9  # hedges start at the full budget
+    asha.on_start(0, 9)
+    asha.on_start(1, 9)
+    assert asha.first_budget(2) == 1  # two hedges at once at most
+    asha.on_end(0, False)  # a hedge that failed gives no sample, and another one is due
+    assert asha.first_budget(2) == 9
+    asha.on_start(2, 9)
+    finish(1, 0.2)
+    finish(2, 0.5)
+    assert asha.floor == 1 and asha.first_budget(3) == 9  # not judged before the last hedge has ended
+    asha.on_start(3, 9)
+    finish(3, 0.8)
+    assert asha.floor == (3 if crossing else 1) and asha.first_budget(4) == asha.floor
+    for trial in range(4, 13):
+        asha.on_pause(trial, 1, trial)
+    assert asha.promotion() == (None if crossing else (4, 3))  # a misleading rung promotes nothing
+
+
+def test_without_hedges_every_new_promotion_trial_starts_at_the_first_rung():
+    asha = make_scheduler({"name": "asha", "type": "promotion", "min": 1, "max": 9, "eta": 3, "hedges": 0})
+    for trial in range(3):
+        assert asha.first_budget(trial) == 1
+        asha.on_start(trial, 1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 from hpo_compss.experiment import parse_experiment
@@ -14,17 +15,17 @@ from hpo_compss.trial import ComputeClass
 
 from conftest import journal
 
-SCHEDULER = {"name": "asha", "type": "promotion", "min": 1, "max": 27, "eta": 3}
+SCHEDULER = {"name": "asha", "type": "promotion", "min": 1, "max": 27, "eta": 3, "hedges": 0}
 
 
 def simulate(study: Path, scheduler: dict, workers: int = 8, trials: int = 300, seconds: float = 20_000,
              failure_rate: float = 0.0, classes: list[ComputeClass] | None = None, speeds: dict | None = None,
-             algorithm: str = "random"):
+             algorithm: str = "random", curve=lambda config, step: config["x"] + 1.0 / step):
     experiment = parse_experiment({"name": "sim", "objective": "hpo_compss.examples.sincos:sin_cos",
                                    "space": {"x": {"uniform": [0, 1]}}, "algorithm": algorithm, "seed": 2,
                                    "budget": {"trials": trials, "seconds": seconds}, "scheduler": scheduler},
                                   check=False)
-    model = CostModel(curve=lambda config, step: config["x"] + 1.0 / step,
+    model = CostModel(curve=curve,
                       step_seconds=lambda config: 10.0 + 50.0 * config["x"], max_steps=27,
                       speeds=speeds or {}, failure_rate=failure_rate, seed=1)
     engine = SimulatedEngine(classes or [ComputeClass("cpu", max_tasks=workers)], model)
@@ -92,3 +93,27 @@ def test_a_model_searcher_under_promotion_learns_from_the_first_rung(tmp_path):
                  and r["budget"] == 1]
         means[algorithm] = sum(asked[60:]) / 60  # the later configs: x small is good (loss x + 1 / step)
     assert means["tpe"] < 0.3 < means["random"]
+
+
+def test_when_early_values_mislead_new_trials_start_at_the_full_budget_and_the_model_learns_from_it(tmp_path):
+    """A large x learns fast and looks best early, but the small ones end best (the curves cross)."""
+    def crossing(config, step):
+        return 0.3 * config["x"] + 1.5 * (1 - config["x"]) ** 2 * math.exp(-step / 8)
+
+    hedged = {**SCHEDULER, "hedges": 6}
+    starts = {}
+    for name, curve in (("crossing", crossing), ("ordered", None)):
+        simulate(tmp_path / name, hedged, workers=4, trials=150, seconds=1e9, algorithm="tpe",
+                 **({"curve": curve} if curve else {}))
+        records = journal(tmp_path / name)
+        paused = {r["trial"] for r in records if r.get("status") == "paused"}
+        first = {}
+        for r in records:
+            if r.get("status") == "running":
+                first.setdefault(r["trial"], r["budget"])
+        starts[name] = [first[t] for t in sorted(first)]
+        assert sum(budget == 27 and trial not in paused for trial, budget in first.items()) >= 6
+    assert starts["ordered"].count(27) == 6 and set(starts["ordered"]) == {1, 27}
+    assert starts["crossing"][-20:] == [27] * 20  # every rung misleads: the last configs run in full
+    best = min((r["value"], r["config"]["x"]) for r in journal(tmp_path / "crossing") if r.get("status") == "complete")
+    assert best[1] < 0.01  # the model of full runs finds the config that ends best

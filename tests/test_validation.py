@@ -23,6 +23,7 @@ EXPECTED = {
     "scheduler_max_missing": "scheduler.max: missing: the budget (in epochs) every trial runs up to",
     "scheduler_max_below_min": "scheduler.max: expected a number from 3 to",
     "scheduler_type_unknown": "scheduler.type: expected \"stopping\"",
+    "scheduler_hedges_negative": "scheduler.hedges: expected an integer from 0 to 1000, got -1",
     "scheduler_median_min_not_number": "scheduler.min: expected a number, got '1'",
     "scheduler_with_repeats": "repeats: expected 1 with the median scheduler",
     "absurd_repeat": "space.w.n: expected 1 <= n <= 10000",

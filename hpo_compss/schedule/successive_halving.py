@@ -10,9 +10,21 @@ the others that reached it, and keeps the best ``1 / eta``. Two forms (``"type"`
   Whenever a slot frees, the highest rung with a paused trial among its best ``floor(n / eta)`` promotes
   that trial: it continues from its checkpoint with the next rung's budget. Only when no trial can be
   promoted does a new config start. Nothing is ever stopped in the middle, and nothing is lost: a
-  paused trial can still be promoted later, when the rung has more results. Each paused trial keeps its
-  checkpoint; ``max_paused`` bounds them: beyond it, the paused trial at the lowest rung with the worst
-  rank there is retired (it ends as pruned, its checkpoint deleted) and is never promoted.
+  paused trial can still be promoted later, when the rung has more results. A rung k rungs below the
+  top promotes only once it holds ``eta**k`` results, as many as it takes to send one trial to the
+  top: earlier promotions rest on a handful of results, and a model searcher, which proposes from
+  the first rung's results, would see few of them before the workers fill with promoted trials.
+
+  Low rungs may mislead: a config that learns fast looks best early and may end worst. So
+  ``hedges`` new trials (default ``HEDGES``, ``HEDGES_AT_ONCE`` at a time) are given the full budget,
+  as Hyperband's last bracket is, and their reports give their values at every rung: a sample no rung
+  chose. Once they have ended, a rung whose ranking of them agrees with the top's (Kendall's tau at
+  least ``RELIABLE_TAU``) is reliable, and the lowest rung above every unreliable one becomes the
+  floor: new trials start there, and no rung below it promotes. Trials that report nothing give no
+  sample; then, as with ``"hedges": 0``, every rung is trusted.
+  Each paused trial keeps its checkpoint; ``max_paused`` bounds them: beyond it, the paused trial at
+  the lowest rung with the worst rank there is retired (it ends as pruned, its checkpoint deleted)
+  and is never promoted.
 
 ``hyperband`` runs several such systems (brackets) at once: bracket ``s`` starts its trials at
 ``max * eta**-s``, and new trials go to the brackets in proportion to the number of configs Hyperband's
@@ -29,6 +41,11 @@ from ..errors import ConfigError
 from .base import CONTINUE, PRUNE, Scheduler
 
 STOPPING, PROMOTION = "stopping", "promotion"
+#: hedges (trials started at the full budget to sample every rung) by default, and how many run at once
+HEDGES = 6
+HEDGES_AT_ONCE = 2
+#: a rung is reliable when its ranking of the hedges agrees this well with the top's (Kendall's tau)
+RELIABLE_TAU = 0.7
 
 
 def rung_levels(low: float, high: float, eta: int) -> list[float]:
@@ -83,9 +100,10 @@ class _Bracket:
         return rank
 
     def next_promotion(self, rung: int, eta: int) -> int | None:
-        """The best trial of the rung's top ``floor(n / eta)`` not yet promoted from it, if any."""
+        """The best trial of the rung's top ``floor(n / eta)`` not yet promoted from it, if any; none before
+        the rung holds ``eta**k`` results, k its rungs below the top."""
         ranked, promoted = self.ranked[rung], self.promoted[rung]
-        top = len(ranked) // eta
+        top = len(ranked) // eta if len(ranked) >= eta ** (len(self.levels) - 1 - rung) else 0
         while self.frontier[rung] < top and ranked[self.frontier[rung]][1] in promoted:
             self.frontier[rung] += 1
         return ranked[self.frontier[rung]][1] if self.frontier[rung] < top else None
@@ -95,7 +113,7 @@ class SuccessiveHalving(Scheduler):
     """``asha``: one bracket from ``min`` to ``max``."""
 
     name = "asha"
-    OPTIONS = {"min", "max", "eta", "type", "max_paused"}
+    OPTIONS = {"min", "max", "eta", "type", "hedges", "max_paused"}
 
     def configure(self) -> None:
         if "max" not in self.spec:
@@ -104,6 +122,7 @@ class SuccessiveHalving(Scheduler):
         self.max = self.option("max", float, None, self.min_budget)
         self.eta = self.option("eta", int, 3, 2, 1000)
         self.type = self.option("type", str, STOPPING)
+        self.hedge_count = self.option("hedges", int, HEDGES, 0, 1000)
         if self.type not in (STOPPING, PROMOTION):
             raise ConfigError(("scheduler", "type"), f"expected \"stopping\" or \"promotion\", got {self.type!r}")
         self.brackets = [_Bracket(rung_levels(start, self.max, self.eta)) for start in self.starts()]
@@ -114,6 +133,12 @@ class SuccessiveHalving(Scheduler):
         #: at most this many trials wait paused (None: no bound), and the rung each paused trial waits at
         self.max_paused = self.option("max_paused", int, None, 1, 10**9)
         self.paused: dict[int, int] = {}
+        #: hedges running (trials that start at the full budget while others start below it), and each
+        #: hedge that ran to its end's values at the rungs of ``rungs``
+        self.hedges: set[int] = set()
+        self.sampled: list[list[float]] = []
+        #: the least budget a new trial starts at, and a promotion starts from
+        self.floor = self.min_budget
 
     def starts(self) -> list[float]:
         return [self.min_budget]
@@ -129,7 +154,25 @@ class SuccessiveHalving(Scheduler):
         return self.brackets[0].levels
 
     def first_budget(self, trial: int) -> float:
-        return self.max if self.type == STOPPING else self.bracket(trial).levels[0]
+        if self.type == STOPPING or self.hedge_due():
+            return self.max
+        return max(self.bracket(trial).levels[0], self.floor)
+
+    def hedge_due(self) -> bool:
+        """Is a new trial a hedge: are hedges still wanted, and are few running?"""
+        return self.floor < self.max and len(self.hedges) < HEDGES_AT_ONCE and len(self.sampled) + len(self.hedges) < self.hedge_count
+
+    def judge_rungs(self) -> None:
+        """Raise the floor above every rung whose ranking of the hedges disagrees with the top's."""
+        if not self.hedge_count or len(self.sampled) < self.hedge_count:
+            return
+        from scipy.stats import kendalltau  # (only here: the scheduler is loaded by every experiment file)
+
+        top = [values[-1] for values in self.sampled]
+        floor = len(self.rungs) - 1
+        while floor > 0 and kendalltau([values[floor - 1] for values in self.sampled], top).statistic >= RELIABLE_TAU:
+            floor -= 1  # (a rung that cannot rank them, all equal, gives nan: not reliable)
+        self.floor = self.rungs[floor]
 
     # -- stopping -------------------------------------------------------------------------------------
     def decide(self, trial: int, step: float, value: float) -> str:
@@ -169,17 +212,13 @@ class SuccessiveHalving(Scheduler):
 
         return sorted(self.paused, key=promise)[:excess]
 
-    def on_end(self, trial: int, complete: bool) -> None:
-        super().on_end(trial, complete)
-        rung = self.paused.pop(trial, None)
-        if rung is not None:  # a paused trial retired: it is never promoted
-            self.bracket(trial).promoted[rung].add(trial)
-
     def promotion(self) -> tuple[int, float] | None:
         if self.type != PROMOTION:
             return None
         for bracket in self.brackets:
             for rung in range(len(bracket.levels) - 2, -1, -1):
+                if bracket.levels[rung] < self.floor:
+                    break
                 trial = bracket.next_promotion(rung, self.eta)
                 if trial is not None:
                     return trial, bracket.levels[rung + 1]
@@ -193,6 +232,25 @@ class SuccessiveHalving(Scheduler):
             rung = bracket.rung_of(budget)
             if rung > 0:
                 bracket.promoted[rung - 1].add(trial)
+            paused_before = any(trial in recorded for recorded in bracket.recorded)
+            if budget >= self.max and self.floor < self.max and self.hedge_count and not paused_before:
+                self.hedges.add(trial)
+
+    def on_end(self, trial: int, complete: bool) -> None:
+        """A paused trial that ends (retired) is never promoted; a hedge that ran to its end gives its value
+        at each rung: its first report at or past it."""
+        super().on_end(trial, complete)
+        rung = self.paused.pop(trial, None)
+        if rung is not None:
+            self.bracket(trial).promoted[rung].add(trial)
+        if trial not in self.hedges:
+            return
+        self.hedges.discard(trial)
+        curve = self.curves.get(trial, [])
+        values = [next((value for step, value in curve if step >= level * (1 - 1e-9)), None) for level in self.rungs]
+        if complete and None not in values:
+            self.sampled.append(values)
+            self.judge_rungs()
 
     def describe(self) -> str:
         return f"asha ({self.type}) on {self.resource}, rungs {', '.join(f'{r:g}' for r in self.rungs)}"
@@ -221,3 +279,4 @@ class Hyperband(SuccessiveHalving):
     def describe(self) -> str:
         brackets = "; ".join(", ".join(f"{r:g}" for r in b.levels) for b in self.brackets)
         return f"hyperband ({self.type}) on {self.resource}, brackets {brackets}"
+

@@ -69,18 +69,18 @@ class AutoSearch(Searcher):
     def _for(self, config_id: int) -> Searcher:
         return [searcher for first, searcher in self.plan if first <= config_id][-1]
 
-    def ask(self, config_id: int) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
         """The config of the searcher in charge of ``config_id``; the others note it as pending."""
         chosen = self._for(config_id)
-        suggestion = chosen.ask(config_id)
+        suggestion = chosen.ask(config_id, budget)
         for other in self._searchers():
             if other is not chosen:
                 other.restore(config_id, suggestion)
         return suggestion
 
-    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None = None) -> None:
         for searcher in self._searchers():
-            searcher.tell(config_id, suggestion, value)
+            searcher.tell(config_id, suggestion, value, budget)
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         return all([searcher.restore(config_id, suggestion) for searcher in self._searchers()])

@@ -39,12 +39,12 @@ class Background:
         self._thread: threading.Thread | None = None
         self._failure: Exception | None = None
         self.batch = searcher.batch
-        #: results held until their batch is complete, by config id
-        self._held: dict[int, tuple[Suggestion, float | None]] = {}
+        #: results held until their batch is complete, by config id (one per budget it reached)
+        self._held: dict[int, list[tuple[Suggestion, float | None, float | None]]] = {}
         #: every config below this id has been told
         self._told = 0
-        #: requests waiting for the batches before their own to be told
-        self._deferred: list[int] = []
+        #: requests (config id, budget) waiting for the batches before their own to be told
+        self._deferred: list[tuple[int, float | None]] = []
 
     def start(self) -> None:
         if self.threaded and self._thread is None:
@@ -65,46 +65,49 @@ class Background:
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         return self.searcher.restore(config_id, suggestion)
 
-    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
-        if not self.batch:
-            self._tell(config_id, suggestion, value)
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None = None) -> None:
+        """Pass on a result; in batches, hold it until every config of its batch has one (a config's
+        results at later budgets, once its batch is told, pass at once)."""
+        if not self.batch or config_id < self._told:
+            self._tell(config_id, suggestion, value, budget)
             return
-        self._held[config_id] = (suggestion, value)
+        self._held.setdefault(config_id, []).append((suggestion, value, budget))
         batch = range(self._told, self._told + self.batch)
         while all(i in self._held for i in batch):
             for i in batch:
-                self._tell(i, *self._held.pop(i))
+                for result in self._held.pop(i):
+                    self._tell(i, *result)
             self._told = batch.stop
             batch = range(self._told, self._told + self.batch)
-        ready = [i for i in self._deferred if self._may_ask(i)]
-        self._deferred = [i for i in self._deferred if i not in ready]
-        for config_id in ready:
-            self._ask(config_id)
+        ready = [request for request in self._deferred if self._may_ask(request[0])]
+        self._deferred = [request for request in self._deferred if request not in ready]
+        for config_id, budget in ready:
+            self._ask(config_id, budget)
 
-    def _tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+    def _tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None) -> None:
         if self._thread is None:
-            self.searcher.tell(config_id, suggestion, value)
+            self.searcher.tell(config_id, suggestion, value, budget)
         else:
-            self._events.put(("tell", config_id, suggestion, value))
+            self._events.put(("tell", config_id, suggestion, value, budget))
 
     def _may_ask(self, config_id: int) -> bool:
         return not self.batch or config_id - config_id % self.batch <= self._told
 
-    def request(self, config_id: int) -> None:
-        """Start working on ``config_id`` (once); ``take`` collects it."""
+    def request(self, config_id: int, budget: float | None = None) -> None:
+        """Start working on ``config_id``, to run up to ``budget`` first (once); ``take`` collects it."""
         if config_id in self._requested:
             return
         self._requested.add(config_id)
         if self._may_ask(config_id):
-            self._ask(config_id)
+            self._ask(config_id, budget)
         else:
-            self._deferred.append(config_id)
+            self._deferred.append((config_id, budget))
 
-    def _ask(self, config_id: int) -> None:
+    def _ask(self, config_id: int, budget: float | None) -> None:
         if self._thread is None:
-            self._answers[config_id] = self._answer(config_id)
+            self._answers[config_id] = self._answer(config_id, budget)
         else:
-            self._events.put(("ask", config_id))
+            self._events.put(("ask", config_id, budget))
 
     def take(self, config_id: int, wait: float = 0.0) -> Suggestion | None:
         """The suggestion for a requested id, or None when it is not ready within ``wait`` seconds.
@@ -127,9 +130,9 @@ class Background:
             raise answer
         return answer
 
-    def _answer(self, config_id: int) -> Suggestion | Exception:
+    def _answer(self, config_id: int, budget: float | None) -> Suggestion | Exception:
         try:
-            return self.searcher.ask(config_id)
+            return self.searcher.ask(config_id, budget)
         except Exception as error:  # handed to the driver, which decides what it means
             return error
 
@@ -144,7 +147,7 @@ class Background:
                         self._ready.notify_all()
                     return
                 continue
-            answer = self._answer(event[1])
+            answer = self._answer(event[1], event[2])
             with self._ready:
                 self._answers[event[1]] = answer
                 self._ready.notify_all()

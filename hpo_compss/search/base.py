@@ -73,11 +73,14 @@ class Searcher(ABC):
         return None
 
     @abstractmethod
-    def ask(self, config_id: int) -> Suggestion:
-        """The config to evaluate as ``config_id`` (ids are asked in increasing order)."""
+    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+        """The config to evaluate as ``config_id`` (ids are asked in increasing order); ``budget``: the
+        budget its scheduler gives its first run (None: none, it runs to its end)."""
 
-    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
-        """The config's result (the mean over repeats), or None when every attempt failed."""
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None = None) -> None:
+        """The config's result (the mean over repeats), or None when every attempt failed; ``budget``: the
+        budget its scheduler gave the run (None: none, the run went to its end). A multi-fidelity
+        scheduler's config is told its value at each budget it reaches."""
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         """Take back a config an earlier run asked for (from the journal, before its result is told).

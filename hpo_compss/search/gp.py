@@ -44,7 +44,8 @@ class GPSearch(ModelSearcher):
         super().configure()
         self.candidates = self.option("candidates", int, 1000, 1, 1_000_000)
         self.starts = self.option("starts", int, 5, 1, 100)
-        self.models: dict[int, tuple[int, GaussianProcess]] = {}
+        #: per branch and budget modelled, the GP and how many results its hyperparameters were fitted on
+        self.models: dict[tuple[int, float], tuple[int, GaussianProcess]] = {}
 
     def propose(self, rng: np.random.Generator) -> tuple[Branch, np.ndarray]:
         targets = transform_targets(np.concatenate(self.targets()))
@@ -75,13 +76,14 @@ class GPSearch(ModelSearcher):
         by a tenth; in between, the last hyperparameters are kept and only the data are updated.
         """
         offset = float(np.mean(y)) if len(y) else 0.0
-        fitted_on, model = self.models.get(branch.index, (0, GaussianProcess(branch.encoding.width, BOWL * branch.encoding.continuous)))
+        key = (branch.index, branch.level)
+        fitted_on, model = self.models.get(key, (0, GaussianProcess(branch.encoding.width, BOWL * branch.encoding.continuous)))
         if len(y) <= REFIT_ALWAYS or len(y) >= (1 + REFIT_GROWTH) * fitted_on:
             model.fit(branch.points(), y - offset)
             fitted_on = len(y)
         else:
             model = model.condition(branch.points(), y - offset)
-        self.models[branch.index] = (fitted_on, model)
+        self.models[key] = (fitted_on, model)
         pending = branch.pending_points()
         if len(pending):
             believed = model.predict(pending)[0]

@@ -6,6 +6,10 @@ whole space (``SobolSearch``), as does every config asked before any result is k
 was asked but not yet told is *pending*: the subclasses take pending configs into account, so that
 many trials can run at once without all proposing the same point. A failed config counts as the
 worst result seen so far, which steers the search away from regions that crash.
+
+Under a multi-fidelity scheduler a config is told its value at each budget it reaches, and the model
+of each budget sees that budget's results only (as in BOHB). A config is proposed from the model of
+the budget its first run goes to, where its scheduler first judges it: what looks best there goes on.
 """
 from __future__ import annotations
 
@@ -36,10 +40,22 @@ class Branch:
         self.index = index
         self.sub = sub
         self.encoding = Encoding(sub)
-        self.X: list[np.ndarray] = []
-        #: sign-adjusted results (smaller is better); None for a failed config
-        self.y: list[float | None] = []
+        #: per budget (math.inf: a run the scheduler gave no budget), the told points and their
+        #: sign-adjusted results (smaller is better; None for a failed config)
+        self.levels: dict[float, tuple[list[np.ndarray], list[float | None]]] = {}
+        #: the budget whose results the model sees (``ModelSearcher.ask``)
+        self.level = math.inf
+        #: every point told at any budget, by config id: a new point keeps away from them all
+        self.told: dict[int, np.ndarray] = {}
         self.pending: dict[int, np.ndarray] = {}
+
+    @property
+    def X(self) -> list[np.ndarray]:
+        return self.levels.get(self.level, ([], []))[0]
+
+    @property
+    def y(self) -> list[float | None]:
+        return self.levels.get(self.level, ([], []))[1]
 
     def points(self) -> np.ndarray:
         return np.array(self.X, dtype=float).reshape(len(self.X), self.encoding.width)
@@ -54,7 +70,8 @@ class Branch:
         A model's next point is often next to the last one, so without the wider gap around pending
         points a batch would gather on one spot; told points only need a small one.
         """
-        for taken, least in ((self.points(), TOLD_DISTANCE), (self.pending_points(), PENDING_DISTANCE)):
+        told = np.array(list(self.told.values()), dtype=float).reshape(len(self.told), self.encoding.width)
+        for taken, least in ((told, TOLD_DISTANCE), (self.pending_points(), PENDING_DISTANCE)):
             if len(taken) and np.min(np.linalg.norm(taken - x, axis=1)) < least:
                 return True
         return False
@@ -74,9 +91,12 @@ class ModelSearcher(Searcher):
         self.design = SobolSearch(self.space, self.seed, {})
         self.owner: dict[int, Branch] = {}
 
-    def ask(self, config_id: int) -> Suggestion:
-        """The next config; one whose dependent values cannot be computed is still noted as pending
-        (InvalidConfig carries its drawn values), so that it is told as a failure like any other."""
+    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+        """The next config, from the results at ``budget``; one whose dependent values cannot be computed
+        is still noted as pending (InvalidConfig carries its drawn values), so that it is told as a
+        failure like any other."""
+        for branch in self.branches:
+            branch.level = math.inf if budget is None else budget
         if config_id < self.initial or not self.has_results():
             try:
                 suggestion = self.design.ask(config_id)
@@ -96,19 +116,23 @@ class ModelSearcher(Searcher):
         self.owner[config_id] = branch
         branch.pending[config_id] = branch.encoding.encode(config)
 
-    def tell(self, config_id: int, suggestion: Suggestion, value: float | None) -> None:
+    def tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None = None) -> None:
         branch = self.owner.pop(config_id, None) or self.by_name.get(suggestion.subspace)
         if branch is None:
             return
         x = branch.pending.pop(config_id, None)
+        if x is None:
+            x = branch.told.get(config_id)
         if x is None:
             try:
                 x = branch.encoding.encode(suggestion.config)
             except ValueError:
                 return  # a config from outside the space (an edited space file): nothing to learn
         ok = value is not None and math.isfinite(value)
-        branch.X.append(x)
-        branch.y.append(self.sign * value if ok else None)
+        X, y = branch.levels.setdefault(math.inf if budget is None else budget, ([], []))
+        X.append(x)
+        y.append(self.sign * value if ok else None)
+        branch.told[config_id] = x
 
     def restore(self, config_id: int, suggestion: Suggestion) -> bool:
         branch = self.by_name.get(suggestion.subspace)

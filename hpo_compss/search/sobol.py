@@ -20,7 +20,7 @@ class SobolSearch(Searcher):
         self.engine = qmc.Sobol(dims, scramble=self.scramble, seed=self.seed)
         self.next_index = 0
 
-    def ask(self, config_id: int) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
         if config_id != self.next_index:
             self.engine.reset()
             if config_id:  # scipy's fast_forward(0) after a reset underflows

@@ -82,8 +82,8 @@ class Driver:
         self.to_stop: list[int] = []
         #: trials that will never run again, whose checkpoints go (under a scheduler other than fifo)
         self.to_discard: list[int] = []
-        #: configs whose value at the first rung they paused at the searcher has heard (it hears one value)
-        self.told_at_rung: set[int] = set()
+        #: per config not ended, the budgets the searcher has heard its value at (a rung it paused at)
+        self.told_at_rung: dict[int, set[float]] = {}
         #: the configs asked whose trials have not all ended
         self.asked: dict[int, Suggestion] = {}
         #: configs that could not be built, with why
@@ -305,7 +305,7 @@ class Driver:
         config_id = self.missing[0] if self.missing else self.next_config
         if config_id >= self.experiment.trials:
             return False
-        self.searcher.request(config_id)
+        self.searcher.request(config_id, self.scheduler.first_budget(config_id * self.experiment.repeats))
         try:
             suggestion = self.searcher.take(config_id, wait)
         except InvalidConfig as invalid:  # a dependent value that cannot be computed for this draw
@@ -398,19 +398,17 @@ class Driver:
             self._watch_opening(record)
         if record["status"] == "paused":
             self.scheduler.on_pause(record["trial"], record["budget"], record["value"])
-            if record["config_id"] not in self.told_at_rung:  # the searcher learns from the first rung (BOHB)
-                self.told_at_rung.add(record["config_id"])
-                self.searcher.tell(record["config_id"], self.asked[record["config_id"]], record["value"])
+            told = self.told_at_rung.setdefault(record["config_id"], set())
+            if record["budget"] not in told:  # the searcher learns from every rung (BOHB), once per config
+                told.add(record["budget"])
+                self.searcher.tell(record["config_id"], self.asked[record["config_id"]], record["value"], record["budget"])
         elif record["status"] in ("complete", "failed", "pruned"):
             self.scheduler.on_end(record["trial"], record["status"] == "complete")
             if self.scheduler.name != "fifo" and record["status"] != "complete" and not record.get("retry"):
                 self.to_discard.append(record["trial"])
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
-            suggestion = self.asked.pop(done.config_id)
-            if done.config_id in self.told_at_rung:
-                self.told_at_rung.discard(done.config_id)
-            else:
-                self.searcher.tell(done.config_id, suggestion, done.told)
+            self.told_at_rung.pop(done.config_id, None)
+            self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.told, record.get("budget"))
             self.invalid.pop(done.config_id, None)
             self._check_stop(done)
 
