@@ -51,10 +51,12 @@ def test_the_asha_example_trains_the_best_configs_longer_from_their_checkpoints_
     # each trial trained its epochs once, in order, across its runs: promoted runs went on from the checkpoint
     assert all(trained == list(range(1, len(trained) + 1)) for trained in steps.values())
     reached = sorted(len(trained) for trained in steps.values())
-    assert reached.count(27) >= 1 and reached.count(1) >= 20  # most stopped at the first rung
-    assert sum(reached) < 40 * 27 / 3  # a third of the epochs of training every config fully
+    # most stopped at a rung below the top; the top holds the promoted and the hedges (started at 27 epochs
+    # to sample the rungs), and all of them together trained under half the epochs of every config in full
+    assert 1 <= reached.count(27) < 40 / 2 and reached.count(1) + reached.count(3) + reached.count(9) > 40 / 2
+    assert sum(reached) < 40 * 27 / 2
     status = json.loads(cli("status", str(study), "--json").stdout)
     assert status["n_complete"] == reached.count(27) and status["n_paused"] == 40 - reached.count(27)
     assert cli("report", str(study)).returncode == 0
     summary = (study / "report" / "summary.md").read_text()
-    assert "## Rungs" in summary and "| 1 | 40 | 0 |" in summary and (study / "report" / "curves.png").stat().st_size
+    assert "## Rungs" in summary and f"| 27 | 0 | {reached.count(27)} |" in summary and (study / "report" / "curves.png").stat().st_size
