@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write DIR/report: summary.md, trials.csv and figures")
     report.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
+    report.add_argument("--html", action="store_true",
+                        help="write instead one self-contained page, DIR/report/report.html, to open anywhere offline")
+    report.add_argument("--also", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="with --html: other study folders to show beside it")
+
+    serve = commands.add_parser("serve", help="a read-only live dashboard of study folders (loopback and a token)")
+    serve.add_argument("study_dirs", type=Path, nargs="+", metavar="study_dir", help=STUDY_DIR_HELP)
+    serve.add_argument("--port", type=int, default=0, help="loopback port to listen on (default: one the system picks)")
+    serve.add_argument("--socket", type=Path, metavar="PATH", help="listen on this UNIX socket instead (only you can open it)")
 
     repair = commands.add_parser("repair", help="move a journal's damaged lines aside, so the study can resume")
     repair.add_argument("study_dir", type=Path, help=STUDY_DIR_HELP)
@@ -81,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     source = next(str(value) for value in (getattr(args, key, None) for key in ("experiment", "study_dir", "prv"))
-                  if value is not None)
+                  if value is not None) if args.command != "serve" else " ".join(map(str, args.study_dirs))
     from .journal import JournalWriteError
     from .lock import LockLost
 
@@ -212,10 +221,30 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.html:
+        from .dashboard.page import write_report_page
+        from .folder import load_study
+
+        folders = [args.study_dir, *args.also]
+        for folder in folders:
+            load_study(folder, check=False)
+        page = write_report_page(folders, Path(args.study_dir) / "report" / "report.html")
+        print(f"report: {page} ({page.stat().st_size / 1e6:.1f} MB, opens offline)")
+        return 0
     from .analysis.report import report_study
 
     out = report_study(args.study_dir)
     print(f"report: {out / 'summary.md'} ({len(list(out.glob('*.png')))} figures, trials.csv)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .dashboard.server import serve
+    from .folder import load_study
+
+    for folder in args.study_dirs:
+        load_study(folder, check=False)
+    serve(args.study_dirs, port=args.port, socket_path=args.socket)
     return 0
 
 
@@ -272,7 +301,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _run, "resume": _resume, "status": _status, "validate": _validate, "report": _report,
-            "repair": _repair, "trace": _trace}
+            "serve": _serve, "repair": _repair, "trace": _trace}
 
 
 def run_main() -> int:

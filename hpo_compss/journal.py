@@ -101,6 +101,8 @@ class Journal:
         self.tail: Tail | None = None
         #: damaged lines skipped by the last ``records(skip_damaged=True)``: their numbers
         self.skipped: list[int] = []
+        #: where the last ``records`` stopped reading: after its last whole line (a follower goes on from here)
+        self.end = 0
 
     def records(self, offset: int = 0, skip_damaged: bool = False) -> Iterator[dict]:
         """Every whole record from byte ``offset`` on, streamed; the torn tail is noted in ``tail``.
@@ -108,7 +110,7 @@ class Journal:
         A damaged line raises JournalDamaged, or with ``skip_damaged`` (for readers that only show
         the study) is noted in ``skipped`` and passed over.
         """
-        self.tail, self.skipped = None, []
+        self.tail, self.skipped, self.end = None, [], offset
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
@@ -122,6 +124,7 @@ class Journal:
                 if not line.endswith(b"\n"):
                     self.tail = Tail(start, len(line))
                     return
+                self.end = position
                 if not line.strip():
                     continue
                 try:

@@ -27,6 +27,7 @@ LAYERS = [
     ["journal", "lock", "results"],
     ["folder"],
     ["study", "analysis"],
+    ["dashboard"],
     ["cli", "examples"],  # examples: objectives written as users write them
 ]
 

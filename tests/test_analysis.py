@@ -15,7 +15,8 @@ from hpo_compss.analysis import plots
 from hpo_compss.analysis.plots import JITTER
 from hpo_compss.analysis.importance import correlation_ratio, groups_of
 from hpo_compss.analysis.paraver import TaskRun, Trace, TraceError, write_trace
-from hpo_compss.analysis.report import flatten, report_study, write_report
+from hpo_compss.analysis.columns import flatten
+from hpo_compss.analysis.report import report_study, write_report
 from hpo_compss.analysis.trace_analysis import analyse, match_trials
 from hpo_compss.experiment import parse_experiment
 

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 from conftest import ROOT
 
@@ -17,16 +18,31 @@ def test_license_is_the_apache_license_2_text():
     assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
 
 
-def test_the_sdist_ships_the_license_and_its_metadata_names_it(tmp_path):
+def build(tmp_path, kind: str) -> str:
+    """Build the sdist or wheel of a copy of the source; its path."""
     source = tmp_path / "source"
-    shutil.copytree(ROOT / "hpo_compss", source / "hpo_compss", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, source)
-    build = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
-    done = subprocess.run([sys.executable, "-c", build, str(tmp_path)], cwd=source, capture_output=True, text=True)
+    if not source.exists():
+        shutil.copytree(ROOT / "hpo_compss", source / "hpo_compss", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+            if (ROOT / name).exists():
+                shutil.copy(ROOT / name, source)
+    script = f"import sys; from setuptools import build_meta; print(build_meta.build_{kind}(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=source, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    with tarfile.open(tmp_path / done.stdout.split()[-1]) as sdist:
+    return str(tmp_path / done.stdout.split()[-1])
+
+
+def test_the_wheel_ships_the_dashboards_page_and_its_chart_library_with_licence_and_version(tmp_path):
+    with zipfile.ZipFile(build(tmp_path, "wheel")) as wheel:
+        names = set(wheel.namelist())
+        static = "hpo_compss/dashboard/static/"
+        assert {static + name for name in ("dashboard.html", "dashboard.js", "dashboard.css", "uplot/uPlot.iife.min.js",
+                                           "uplot/uPlot.min.css", "uplot/LICENSE", "uplot/VERSION")} <= names
+        assert wheel.read(static + "uplot/LICENSE").startswith(b"The MIT License")
+
+
+def test_the_sdist_ships_the_license_and_its_metadata_names_it(tmp_path):
+    with tarfile.open(build(tmp_path, "sdist")) as sdist:
         top = sdist.getnames()[0].split("/")[0]
         assert sdist.extractfile(f"{top}/LICENSE").read() == (ROOT / "LICENSE").read_bytes()
         metadata = sdist.extractfile(f"{top}/PKG-INFO").read().decode()

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..results import Ledger, attempts_that_ran
-from ..space.domains import Repeat
 from . import plots
+from .columns import flatten, log_scaled
 from .fidelity import Fidelity
 from .importance import MIN_TRIALS, Importance, importance
 
@@ -72,21 +72,6 @@ class Jobs:
         return np.concatenate([[0.0], np.cumsum(lengths)])[job] + np.clip(times - starts[job], 0, lengths[job])
 
 
-def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """{"model": {"C": 1}, "layers": [8, 16]} -> {"model.C": 1, "layers[0]": 8, "layers[1]": 16}."""
-    if isinstance(config, dict):
-        out: dict[str, Any] = {}
-        for key, value in config.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(config, list):
-        out = {}
-        for i, value in enumerate(config):
-            out.update(flatten(value, f"{prefix}[{i}]"))
-        return out
-    return {prefix: config}
-
-
 def write_report(directory: Path, experiment: Experiment, records: Iterable[dict]) -> Path:
     """Write ``directory/report`` and return its path."""
     out = Path(directory) / REPORT_DIR
@@ -107,7 +92,7 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
     reasons = dict(Counter(failure_group(t.get("reason", "unknown")) for t in trials if _failed(t)).most_common())
     flat = [flatten(t["config"]) for t in trials]
     names = list(dict.fromkeys(name for row in flat for name in row))
-    log_names = _log_names(experiment)
+    log_names = log_scaled(experiment)
     columns = [_column(name, [row.get(name) for row in flat], log_names) for name in names]
     if len({t.get("subspace", "") for t in trials}) > 1:  # which exclusive branch is a parameter of its own
         columns.insert(0, Column("branch", [t.get("subspace", "") for t in trials], numeric=False, log=False))
@@ -161,20 +146,6 @@ def report_study(directory: str | Path) -> Path:
 
 
 # -- columns and table ----------------------------------------------------------------------------------
-def _log_names(experiment: Experiment) -> set[str] | None:
-    """Flattened names of parameters whose domain is on a log scale (None without a space: explicit configs)."""
-    if experiment.space is None:
-        return None
-    names: set[str] = set()
-    for sub in experiment.space.subspaces:
-        for path, domain in sub.leaves.items():
-            name = ".".join(str(p) for p in path)
-            inner = domain.domain if isinstance(domain, Repeat) else domain
-            if inner.log_scale:
-                names.update([name] if not isinstance(domain, Repeat) else [f"{name}[{i}]" for i in range(domain.n)])
-    return names
-
-
 def _column(name: str, values: list, log_names: set[str] | None) -> Column:
     present = [v for v in values if v is not None]
     numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)

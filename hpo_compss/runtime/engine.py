@@ -43,8 +43,9 @@ class Engine(Protocol):
     def free_class(self) -> ComputeClass | None:
         """A class with room for one more trial now, or None."""
 
-    def submit(self, trial: Trial, cls: ComputeClass) -> None:
-        """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``)."""
+    def submit(self, trial: Trial, cls: ComputeClass) -> Assignment | None:
+        """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``); returns its cores and
+        GPUs when the engine picks them itself (the local engine), None when a runtime places it later."""
 
     def stop(self, trial: int, status: str) -> None:
         """Stop a running trial for its scheduler: it ends as ``status`` (PRUNED or PAUSED), never as failed."""

@@ -68,6 +68,7 @@ class Driver:
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
+        self.host = socket.gethostname()
         self.backend = backend
         self.max_running = max_running
         self.journal: Journal = journal_of(self.directory)
@@ -292,7 +293,9 @@ class Driver:
             self.unjournaled.append(record)
             self.ledger.add(record)
             self.scheduler.on_start(trial.id, trial.budget)
-            engine.submit(trial, cls)
+            placed = engine.submit(trial, cls)
+            if placed is not None:  # where it runs, for readers that show the running trials (not yet journaled)
+                record.update(host=self.host, cores=list(placed.cores), gpus=list(placed.gpus))
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
 
@@ -482,7 +485,7 @@ class Driver:
                   + ", ".join(f"{c.name}({c.cpus} cpu, {c.gpus} gpu)" for c in engine.classes)
                   + f"; {self.searcher.searcher.describe()}"
                   + ("" if self.scheduler.name == "fifo" else f"; {self.scheduler.describe()}"))
-        record = {"study": "started", "time": self.clock.time(), "host": socket.gethostname(), "pid": os.getpid(),
+        record = {"study": "started", "time": self.clock.time(), "host": self.host, "pid": os.getpid(),
                   "backend": engine.name, "cores": list(self.machine.cores), "gpus": list(self.machine.gpus),
                   "budget": budget, "source": self.source}
         self.journal.append([record])
