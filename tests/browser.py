@@ -75,8 +75,15 @@ class Browser:
         return self._call("POST", f"{self.session}/execute/sync", {"script": script, "args": list(args)})
 
     def click(self, css: str) -> None:
-        found = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
-        self._call("POST", f"{self.session}/element/{found[ELEMENT]}/click", {})
+        """Click the element ``css`` finds; found again if the page redrew it in between (as a user's click would hit)."""
+        for attempt in range(5):
+            found = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
+            try:
+                self._call("POST", f"{self.session}/element/{found[ELEMENT]}/click", {})
+                return
+            except RuntimeError as error:
+                if "stale element" not in str(error) or attempt == 4:
+                    raise
 
     def type(self, css: str, text: str) -> None:
         found = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": css})

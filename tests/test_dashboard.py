@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
@@ -33,7 +32,9 @@ SCREENSHOTS = os.environ.get("HPO_COMPSS_SCREENSHOTS")
 def watched_experiment(tmp_path: Path, trials: int, name: str = "watched") -> Path:
     return write_experiment(tmp_path, {
         "name": name, "objective": objective("watched"), "algorithm": "random", "budget": {"trials": trials},
-        "space": {"x": {"uniform": [0, 1]}, "y": {"uniform": [-1, 1]}, "optimizer": ["adam", "sgd"]}}, f"{name}.json")
+        "space": {"x": {"uniform": [0, 1]}, "y": {"uniform": [-1, 1]},
+                  "optimizer": {"exclusive": True, "adam": {"beta1": {"uniform": [0.5, 0.99]}},
+                                "sgd": {"momentum": {"uniform": [0, 0.99]}}}}}, f"{name}.json")
 
 
 def finished_study(tmp_path: Path, trials: int = 12, name: str = "watched") -> Path:
@@ -150,14 +151,14 @@ def test_a_torn_last_line_is_read_once_it_is_whole_and_each_update_carries_only_
     cut = next(i for i, line in enumerate(lines) if b'"trial":3,' in line)
     (study / "journal.jsonl").write_bytes(b"".join(lines[:cut]) + lines[cut][:17])
     view = StudyView(study)
-    first = view.state()
+    first = json.loads(view.state())
     assert sorted(row[0] for row in first["rows"]) == [0, 1, 2] and view.offset == sum(map(len, lines[:cut]))
     with open(study / "journal.jsonl", "ab") as handle:
         handle.write(lines[cut][17:] + b"".join(lines[cut + 1:]))
-    update = view.state(first["epoch"], first["version"])
+    update = json.loads(view.state(first["epoch"], first["version"]))
     later = {json.loads(line)[key] for line in lines[cut:] for key in ("trial", "progress") if key in json.loads(line)}
     assert update["epoch"] == first["epoch"] and {row[0] for row in update["rows"]} == later >= {3, 4}
-    assert view.state(update["epoch"], update["version"])["rows"] == []
+    assert json.loads(view.state(update["epoch"], update["version"]))["rows"] == []
     ledger, _ = read_ledger(study, load_study(study, check=False))
     assert {k: v for k, v in update["summary"].items() if k in ledger.status()} == ledger.status()
 
@@ -172,7 +173,7 @@ def test_a_journal_written_while_it_is_read_ends_as_a_reader_of_the_whole_sees_i
         epoch = version = 0
         try:
             while not done.is_set():
-                state = view.state(epoch, version)
+                state = json.loads(view.state(epoch, version))
                 epoch, version = state["epoch"], state["version"]
                 seen.update({row[0]: row for row in state["rows"]})
         except Exception as error:  # noqa: BLE001 (the test reports whatever it was)
@@ -189,20 +190,20 @@ def test_a_journal_written_while_it_is_read_ends_as_a_reader_of_the_whole_sees_i
     time.sleep(0.2)
     done.set()
     reader.join()
-    final = view.state()
+    final = json.loads(view.state())
     assert not errors and {row[0]: row for row in final["rows"]} == seen and len(seen) == 10
 
 
 def test_a_journal_rewritten_by_repair_is_read_again_from_the_start(tmp_path):
     study = finished_study(tmp_path, 4)
     view = StudyView(study)
-    first = view.state()
+    first = json.loads(view.state())
     journal = study / "journal.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
     replacement = study / "journal.new"
     replacement.write_bytes(b"".join(line for line in lines if b'"trial":3,' not in line))
     os.replace(replacement, journal)
-    again = view.state(first["epoch"], first["version"])
+    again = json.loads(view.state(first["epoch"], first["version"]))
     assert again["epoch"] != first["epoch"] and sorted(row[0] for row in again["rows"]) == [0, 1, 2]
 
 
@@ -270,15 +271,25 @@ def test_in_a_browser_the_dashboard_follows_a_running_study_and_its_table_sorts_
     first_value = chromium.wait_for("const cell = document.querySelector('#table-space .trow div:nth-child(3)');"
                                     "return cell && cell.textContent")
     assert float(first_value) == pytest.approx(values[0], rel=1e-4)
-    chromium.click('#filter-status option[value="failed"]')
+    shown = "return [...document.querySelectorAll('#table-space .trow')].map(r => Number(r.dataset.trial))"
+    chromium.type("#filter-max", f"{values[2]}")  # by value: the three best
+    assert chromium.wait_for(f"return {count[7:]} === 3") and set(chromium.run(shown)) == {
+        t for t, row in rows.items() if row[3] == "complete" and row[4] <= values[2]}
+    chromium.run("const box = document.getElementById('filter-max'); box.value = ''; box.dispatchEvent(new Event('input'))")
+    branch = rows[0][16]
+    chromium.click(f'#filter-branch option[value="{branch}"]')  # by branch
+    assert chromium.wait_for(f"return {count[7:]} === {sum(row[16] == branch for row in rows.values())}")
+    chromium.click('#filter-branch option[value=""]')
+    chromium.click('#filter-status option[value="failed"]')  # by status
     failed = [t for t, row in rows.items() if row[3] == "failed"]
     assert failed and chromium.wait_for(f"return {count[7:]} === {len(failed)}")
-    assert chromium.run("return [...document.querySelectorAll('#table-space .trow')].map(r => Number(r.dataset.trial))") == sorted(failed)
+    assert chromium.run(shown) == sorted(failed)
     chromium.click(f'#table-space .trow[data-trial="{failed[0]}"]')
     detail = chromium.wait_for("const d = document.getElementById('detail');"
                                "return d.open && !d.textContent.includes('loading') && d.textContent")
-    assert "diverged at x=" in detail and "training with x=" in detail and '"optimizer"' in detail
+    assert "diverged at x=" in detail and "training with x=" in detail and '"optimizer"' in detail and branch
     shot(chromium, tmp_path, "trial.png")
+    assert chromium.run("return problems") == []  # no view failed to draw
 
 
 @needs_browser
@@ -291,3 +302,4 @@ def test_in_a_browser_the_html_report_opens_from_a_file_with_no_network(tmp_path
     assert chromium.run("return performance.getEntriesByType('resource').map(e => e.name)") == []
     assert chromium.run("return document.querySelectorAll('.uplot').length") == 2
     shot(chromium, tmp_path, "report.png")
+    assert chromium.run("return problems") == []

@@ -33,7 +33,7 @@ def render_page(live: bool, data: object = None) -> str:
 
 def report_data(view: StudyView) -> dict:
     """Everything the page shows of one study, for a one-file report."""
-    state = view.state()
+    state = json.loads(view.state())
     rows = state["rows"]
     if len(rows) > DETAILED_TRIALS:
         sign = 1 if view.experiment.mode == "min" else -1

@@ -15,6 +15,7 @@ import secrets
 import socket
 import socketserver
 import sys
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +36,14 @@ class Dashboard:
         self.views = [StudyView(directory) for directory in directories]
         self.token = token or secrets.token_urlsafe(24)
 
+    def warm(self) -> None:
+        """Read every journal and make the first view ready (``serve`` does it in the background as it starts:
+        a request meanwhile waits for it)."""
+        for view in self.views:
+            view.state()
+        for view in self.views:
+            view.parameter_importance()
+
     def answer(self, path: str, query: dict[str, str]) -> tuple[HTTPStatus, str, bytes]:
         """Status, content type and body for a GET of ``path`` (the token already checked)."""
         if path == "/":
@@ -45,7 +54,7 @@ class Dashboard:
         if view is None:
             return HTTPStatus.NOT_FOUND, "text/plain", b"no such study\n"
         if path == "/api/state":
-            return _json(view.state(_int(query.get("epoch")), _int(query.get("since"))))
+            return HTTPStatus.OK, "application/json", view.state(_int(query.get("epoch")), _int(query.get("since")))
         if path == "/api/curves":
             return _json(view.learning_curves())
         if path == "/api/importance":
@@ -156,6 +165,7 @@ def serve(directories: Sequence[str | Path], port: int = 0, socket_path: Path | 
     """Serve until interrupted."""
     dashboard = Dashboard(directories)
     server = make_server(dashboard, port=port, socket_path=socket_path)
+    threading.Thread(target=dashboard.warm, daemon=True).start()
     for line in how_to_reach(dashboard, server):
         say(line)
     sys.stdout.flush()

@@ -35,6 +35,8 @@ COLUMNS = ("trial", "config_id", "repeat", "status", "value", "attempt", "submit
 TAIL_BYTES = 4096
 #: learning curves sent at most: the best ones, then an even sample of the rest
 MAX_CURVES = 600
+#: importance is computed again after a change only once this many times its cost has passed
+IMPORTANCE_PACE = 10
 #: ends remembered to estimate the rate at which trials end
 RATE_WINDOW = 200
 
@@ -56,6 +58,8 @@ class StudyView:
         self.epoch = getattr(self, "epoch", 0) + 1
         self.ledger = Ledger(self.experiment.mode, self.experiment.repeats)
         self.rows: dict[int, list] = {}
+        #: rows as JSON, made when first asked for and dropped when the row changes
+        self._encoded: dict[int, bytes] = {}
         self.changes: list[int] = []
         self.params: list[str] = []
         self._param_index: dict[str, int] = {}
@@ -63,7 +67,8 @@ class StudyView:
         self.running: set[int] = set()
         self.first_start: float | None = None
         self.ends: collections.deque[float] = collections.deque(maxlen=RATE_WINDOW)
-        self._importance: tuple[int, dict] | None = None
+        #: the last importance: the version it is of, its scores, when it was made and what it cost (s)
+        self._importance: tuple[int, dict, float, float] | None = None
 
     def _inode(self) -> int:
         try:
@@ -108,12 +113,14 @@ class StudyView:
                             record["attempt"], record.get("submitted"), record.get("start"), record.get("end"),
                             record.get("host"), record.get("class"), record.get("cores"), record.get("gpus"),
                             record.get("budget"), record.get("step"), record.get("reason"), record.get("subspace", ""),
-                            self._params_of(record["config"])]
+                            previous[17] if previous is not None else self._params_of(record["config"])]
+        self._encoded.pop(trial, None)
         self.changes.append(trial)
 
     def _params_of(self, config: dict) -> list:
         """The config's values in the order of ``params`` (a name seen first here is added at the end)."""
-        flat = flatten(config)
+        nested = any(isinstance(value, (dict, list)) for value in config.values())
+        flat = flatten(config) if nested else config
         for name in flat:
             if name not in self._param_index:
                 self._param_index[name] = len(self.params)
@@ -133,17 +140,24 @@ class StudyView:
                 "classes": {c.name: c.to_json() for c in experiment.compute_classes},
                 "log_params": sorted(log_scaled(experiment) or ())}
 
-    def state(self, epoch: int = 0, since: int = 0) -> dict:
-        """The study's state and the rows changed after version ``since`` (all of them for another epoch)."""
+    def state(self, epoch: int = 0, since: int = 0) -> bytes:
+        """As JSON: the study's state and the rows changed after version ``since`` (all of them for another
+        epoch). Rows are kept encoded, so the first view of 100,000 trials costs a join, not an encoding."""
         self.refresh()
         with self._lock:
             if epoch != self.epoch:
                 since = 0
             since = min(max(since, 0), len(self.changes))
             changed = dict.fromkeys(self.changes[since:]) if since else self.rows
-            return {"epoch": self.epoch, "version": len(self.changes), "columns": COLUMNS, "params": self.params,
-                    "rows": [self.rows[trial] for trial in changed], "summary": self._summary(),
-                    "reports": self.ledger.n_reports}
+            head = _encode({"epoch": self.epoch, "version": len(self.changes), "columns": COLUMNS,
+                            "params": self.params, "summary": self._summary(), "reports": self.ledger.n_reports})
+            return b"".join((head[:-1], b',"rows":[', b",".join(map(self._row_json, changed)), b"]}"))
+
+    def _row_json(self, trial: int) -> bytes:
+        encoded = self._encoded.get(trial)
+        if encoded is None:
+            encoded = self._encoded[trial] = _encode(self.rows[trial])
+        return encoded
 
     def _summary(self) -> dict:
         status = self.ledger.status()
@@ -181,29 +195,22 @@ class StudyView:
             return {"n": len(self.curves), "curves": {str(t): self.curves[t].tolist() for t in trials}}
 
     def parameter_importance(self) -> dict:
-        """Each parameter's importance (``analysis.importance``) over the trials that ended, kept until the next change."""
+        """Each parameter's importance (``analysis.importance``) over the trials that ended, kept until the next
+        change, or for ``IMPORTANCE_PACE`` times what computing them cost (2 s at 100,000 trials), so a large
+        live study does not keep the server busy; computed outside the lock, so updates go on meanwhile."""
         self.refresh()
         with self._lock:
             version = len(self.changes)
-            if self._importance is None or self._importance[0] != version:
-                self._importance = (version, self._compute_importance())
-            return self._importance[1]
-
-    def _compute_importance(self) -> dict:
-        from ..analysis.importance import importance  # (scipy.stats: loaded on the first ask, not at start)
-
-        rows = [row for row in self.rows.values() if row[3] in ("complete", "failed")]
-        if len(rows) < 3:
-            return {}
-        sign = 1.0 if self.experiment.mode == "min" else -1.0
-        losses = np.array([sign * row[4] if row[3] == "complete" and row[4] is not None else np.inf for row in rows])
-        columns = {}
-        for index, name in enumerate(self.params):
-            column = [row[17][index] if index < len(row[17]) else None for row in rows]
-            present = [v for v in column if v is not None]
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
-            columns[name] = (column, numeric)
-        return {name: {"score": score.score, "n": score.n} for name, score in importance(columns, losses).items()}
+            if self._importance is not None:
+                known, scores, made, cost = self._importance
+                if known == version or time.monotonic() - made < IMPORTANCE_PACE * cost:
+                    return scores
+            rows = [row for row in self.rows.values() if row[3] in ("complete", "failed")]
+            params = list(self.params)
+        began = time.monotonic()
+        scores = _importance(rows, params, self.experiment.mode)
+        self._importance = (version, scores, time.monotonic(), time.monotonic() - began)
+        return scores
 
     def trial_detail(self, trial: int) -> dict | None:
         """A trial's records, its reported curve, its extras and the tails of its output files; None if unknown."""
@@ -238,6 +245,26 @@ class StudyView:
         extras = next((r["extras"] for r in reversed(records) if isinstance(r.get("extras"), dict)), None)
         return {"trial": trial, "records": records, "curve": self.curves.get(trial, array("d")).tolist(),
                 "extras": extras, "outputs": outputs}
+
+
+def _importance(rows: list[list], params: list[str], mode: str) -> dict:
+    from ..analysis.importance import importance  # (scipy.stats: loaded on the first ask, not at start)
+
+    if len(rows) < 3:
+        return {}
+    sign = 1.0 if mode == "min" else -1.0
+    losses = np.array([sign * row[4] if row[3] == "complete" and row[4] is not None else np.inf for row in rows])
+    columns = {}
+    for index, name in enumerate(params):
+        column = [row[17][index] if index < len(row[17]) else None for row in rows]
+        present = [v for v in column if v is not None]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+        columns[name] = (column, numeric)
+    return {name: {"score": score.score, "n": score.n} for name, score in importance(columns, losses).items()}
+
+
+def _encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _number(value: Any) -> Any:

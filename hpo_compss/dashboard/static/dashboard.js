@@ -15,6 +15,7 @@ const ROW_HEIGHT = 22;
 const POLL_MS = 1000;
 const SLOW_PARTS_MS = 5000;   // curves and importance are fetched at most this often
 const MAX_LINES = 4000;       // parallel coordinates draws at most this many lines (the best always)
+const MAX_POINTS = 20000;     // the pair plot draws at most this many points (the best always)
 const TABLE_PARAMS = 8;       // parameters shown as table columns
 
 const studies = [];
@@ -23,6 +24,7 @@ let lastUpdate = 0;
 const sorting = { key: "trial", dir: 1 };
 let tableRows = [];
 const charts = {};
+let drawing = 0;             // the chart drawing under way: a newer one cancels it
 
 // -- data ---------------------------------------------------------------------------------------
 async function api(path, params = {}) {
@@ -56,18 +58,25 @@ async function poll() {
     for (let i = 0; i < studies.length; i++) {
       const study = studies[i];
       ingest(study, await api("/api/state", { study: i, epoch: study.epoch, since: study.version }));
-      const shown = i === current || current === -1;
+    }
+    lastUpdate = Date.now();
+    render();
+    for (let i = 0; i < studies.length; i++) {   // the parts that cost more, after the first drawing
+      const study = studies[i];
       const every = study.rows.size > 2000 ? SLOW_PARTS_MS : POLL_MS;   // small studies: at each change
       const due = Date.now() - study.slowAt >= every && study.slowVersion !== study.version;
-      if (shown && (due || study.curves === null)) {
+      if ((i === current || current === -1) && due) {
         study.slowAt = Date.now();
         study.slowVersion = study.version;
         study.importance = await api("/api/importance", { study: i });
         study.curves = await api("/api/curves", { study: i });
+        if (i === current) requestAnimationFrame(() => {   // only the views they feed
+          const rows = Array.from(study.rows.values());
+          guarded(renderParameters, study, rows);
+          guarded(renderFidelity, study, rows);
+        });
       }
     }
-    lastUpdate = Date.now();
-    render();
   } catch (error) {
     document.getElementById("freshness").textContent = `server unreachable (${error.message}); retrying`;
   }
@@ -131,6 +140,19 @@ function colourAt(t, alpha = 1) {   // t in [0, 1]: 0 best, 1 worst
   return `rgba(${c[0]},${c[1]},${c[2]},${alpha})`;
 }
 
+function sampled(lines, most) {   // ranked lines, at most ``most``: the best half of them, an even sample of the rest
+  if (lines.length <= most) return lines;
+  const keep = Math.floor(most / 2), best = lines.slice(-keep), rest = lines.slice(0, -keep);
+  const step = Math.ceil(rest.length / keep);
+  return rest.filter((_, i) => i % step === 0).concat(best);
+}
+
+function buckets(lines, n = 32) {   // ranked lines (worst first) grouped by colour, worst group first
+  const groups = Array.from({ length: n }, (_, k) => ({ t: 1 - (k + 0.5) / n, items: [] }));
+  for (const line of lines) groups[Math.min(n - 1, Math.floor((1 - line.t) * n))].items.push(line);
+  return groups.filter(g => g.items.length);
+}
+
 function better(study) { return study.info.mode === "max" ? (a, b) => a > b : (a, b) => a < b; }
 
 function ranked(study, rows) {   // rows sorted worst first (drawn first), with t: 0 best .. 1 worst
@@ -146,7 +168,7 @@ function buildTabs() {
   nav.replaceChildren();
   studies.forEach((study, i) => {
     const button = el("button", { "data-study": i }, study.info.name);
-    button.onclick = () => { current = i; for (const s of studies) s.drawn = -1; render(); };
+    button.onclick = () => { current = i; for (const s of studies) { s.drawn = -1; s.tabled = -1; } render(); };
     nav.append(button);
   });
   if (studies.length > 1) {
@@ -157,7 +179,7 @@ function buildTabs() {
   const status = document.getElementById("filter-status");
   for (const s of STATUSES) status.append(el("option", { value: s }, s));
   for (const id of ["filter-status", "filter-branch", "filter-min", "filter-max"]) {
-    document.getElementById(id).addEventListener("input", () => { buildTable(studies[current]); });
+    for (const kind of ["input", "change"]) document.getElementById(id).addEventListener(kind, () => { buildTable(studies[current]); });
   }
   document.getElementById("table-body").addEventListener("scroll", drawTableRows);
 }
@@ -179,19 +201,31 @@ function render() {
   const study = studies[current];
   if (!study || !study.summary) return;
   renderOverview(study);
-  if (study.drawn === study.version && study.drawnCurves === study.curves) return;
+  if (study.drawn === study.version) return;
+  if (study.tabled !== study.version) { study.tabled = study.version; buildTable(study); }
   // large studies redraw their charts less often: a redraw costs in proportion to the trials
   const every = study.rows.size > 20000 ? 5000 : study.rows.size > 2000 ? 2000 : 0;
   if (study.drawn >= 0 && Date.now() - (study.drawnAt || 0) < every) return;
   study.drawn = study.version;
-  study.drawnCurves = study.curves;
   study.drawnAt = Date.now();
   const rows = Array.from(study.rows.values());
-  renderProgress(study, rows);
-  renderParameters(study, rows);
-  renderFidelity(study, rows);
-  renderTimeline(study, rows);
-  buildTable(study);
+  // one chart per frame: the cards and the table show at once, the charts follow
+  const generation = ++drawing;
+  const parts = [renderProgress, renderParameters, renderFidelity, renderTimeline];
+  const next = () => {
+    if (generation !== drawing) return;
+    if (!parts.length) { performance.mark("charts-drawn"); return; }   // (for benchmarks)
+    guarded(parts.shift(), study, rows);
+    requestAnimationFrame(next);
+  };
+  requestAnimationFrame(next);
+}
+
+const problems = [];   // what went wrong in the page: the tests read it, a view that fails leaves the others drawn
+window.addEventListener("error", event => problems.push(String(event.message)));
+
+function guarded(draw, ...args) {
+  try { draw(...args); } catch (error) { problems.push(`${draw.name}: ${error.message}`); console.error(error); }
 }
 
 // -- overview -------------------------------------------------------------------------------------
@@ -201,7 +235,7 @@ function renderOverview(study) {
   const cards = [["trials", `${s.n_trials} / ${planned}`], ["complete", s.n_complete], ["failed", s.n_failed],
     ["running", s.n_running], ["pruned", s.n_pruned], ["paused", s.n_paused], ["retrying", s.n_retrying],
     ["cancelled", s.n_cancelled], ["reports", s.n_reports],
-    ["elapsed", s.started ? fmtSeconds(s.now - s.started) : ""], ["time left", s.time_left === null ? "unknown" : fmtSeconds(s.time_left)]];
+    ["elapsed", s.started && s.now >= s.started ? fmtSeconds(s.now - s.started) : ""], ["time left", s.time_left === null ? "unknown" : fmtSeconds(s.time_left)]];
   document.getElementById("cards").replaceChildren(...cards.map(([label, value]) =>
     el("div", { class: "card", "data-card": label }, el("b", {}, fmt(value)), el("span", {}, label))));
   document.getElementById("stopped").textContent = s.stopped ? `stopped: ${s.stopped.reason}${s.stopped.final ? "" : " (it can be resumed)"}` : "";
@@ -230,13 +264,28 @@ function logScale(values) {
   return lo > 0 && hi / lo >= 30;
 }
 
-function plot(id, series, data, xLabel, log) {
+function spanOf(values, f = x => x) {   // [low, high] of f(values), a long tail cut off so the rest stays readable
+  const sorted = Float64Array.from(values, f).sort();
+  if (!sorted.length) return [0, 1];
+  const at = q => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const q05 = at(0.05), q95 = at(0.95), span = q95 - q05, lo = sorted[0], hi = sorted[sorted.length - 1];
+  return [lo < q05 - 2 * span ? q05 - 0.2 * span : lo, hi > q95 + 2 * span ? q95 + 0.2 * span : hi];
+}
+
+function haloText(ctx, text, x, y) {   // text with a white halo, readable over lines
+  ctx.save(); ctx.strokeStyle = "rgba(255,255,255,0.85)"; ctx.lineWidth = 3; ctx.strokeText(text, x, y); ctx.restore();
+  ctx.fillText(text, x, y);
+}
+
+function plot(id, series, data, xLabel, log, span, logX) {
   if (charts[id]) charts[id].destroy();
   const target = document.getElementById(id);
+  const y = log ? { distr: 3 } : {};
+  if (span) y.range = log ? () => span.map(v => 10 ** v) : () => span;
   const opts = {
     width: Math.max(target.clientWidth, 300), height: 260, series: [{ label: xLabel }, ...series],
-    scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-    axes: [{ label: xLabel }, {}], legend: { live: true }, cursor: { drag: { x: true, y: false } },
+    scales: { x: logX ? { time: false, distr: 3 } : { time: false }, y },
+    axes: [{ label: xLabel }, {}], legend: { live: true }, cursor: { drag: { x: true, y: true, uni: 30 } },
   };
   charts[id] = new uPlot(opts, data, target);
 }
@@ -247,13 +296,31 @@ function renderProgress(study, rows) {
   const byEnd = done.filter(r => r.end !== null).sort((a, b) => a.end - b.end);
   const values = byEnd.map(r => r.value);
   const log = logScale(done.map(r => r.value));
+  const span = bestQuarter(study, done.map(r => r.value), log);
   const points = { label: "trial", stroke: "rgba(100,116,139,0.5)", paths: () => null,
-                   points: { show: true, size: byEnd.length > 5000 ? 3 : 5, fill: "rgba(71,85,105,0.6)" } };
+                   points: { show: true, size: byEnd.length > MAX_POINTS / 4 ? 3 : 5, fill: "rgba(71,85,105,0.6)" } };
   const line = { label: "best so far", stroke: "#2563eb", width: 2 };
-  plot("best-time", [points, line], [byEnd.map(r => r.end - start), values, bestSoFar(study, values)], "seconds", log);
+  const bestTime = bestSoFar(study, values);
+  plot("best-time", [points, line], [byEnd.map(r => r.end - start), thinned(values, bestTime), bestTime], "seconds", log, span);
   const byTrial = done.slice().sort((a, b) => a.trial - b.trial);
-  const indexValues = byTrial.map(r => r.value);
-  plot("best-index", [{ ...points }, { ...line }], [byTrial.map(r => r.trial), indexValues, bestSoFar(study, indexValues)], "trial", log);
+  const indexValues = byTrial.map(r => r.value), bestIndex = bestSoFar(study, indexValues);
+  plot("best-index", [{ ...points }, { ...line }], [byTrial.map(r => r.trial), thinned(indexValues, bestIndex), bestIndex], "trial", log, span);
+}
+
+function bestQuarter(study, values, log) {   // the y range of the best quarter of the values (in log10 with log)
+  const f = log ? Math.log10 : x => x;
+  const sorted = Float64Array.from(values, f).sort();
+  if (sorted.length < 20) return null;
+  const max = study.info.mode === "max";
+  const [lo, hi] = max ? [sorted[Math.floor(sorted.length * 0.75)], sorted[sorted.length - 1]]
+                       : [sorted[0], sorted[Math.floor(sorted.length * 0.25)]];
+  const pad = (hi - lo) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}
+
+function thinned(values, best) {   // each trial's point, or beyond MAX_POINTS / 4 an even sample and every new best
+  const every = Math.ceil(values.length / (MAX_POINTS / 4));
+  return every <= 1 ? values : values.map((v, i) => (i % every === 0 || v === best[i] ? v : null));
 }
 
 // -- canvas helpers -------------------------------------------------------------------------------
@@ -282,10 +349,10 @@ function axis(values, categorical, log) {   // a map from values to [0, 1] and i
   if (!isFinite(lo)) { lo = 0; hi = 1; }
   log = lo > 0 && (log ?? hi / lo >= 30);
   const f = log ? Math.log10 : x => x;
-  const a = f(lo), b = f(hi) === a ? a + 1 : f(hi);
+  const [a, top] = spanOf(values, f), b = top === a ? a + 1 : top;   // a long tail is drawn at the edge
   const ticks = [];
-  for (let i = 0; i <= 4; i++) { const u = a + (b - a) * i / 4; ticks.push([i / 4, fmt(log ? 10 ** u : u)]); }
-  return { map: v => (f(v) - a) / (b - a), ticks, log };
+  for (let i = 0; i <= 4; i++) { const u = a + (b - a) * i / 4; ticks.push([i / 4, fmt(+(log ? 10 ** u : u).toPrecision(4))]); }
+  return { map: v => Math.min(1.02, Math.max(-0.02, (f(v) - a) / (b - a))), ticks, log };
 }
 
 function isCategorical(values) { return values.some(v => typeof v !== "number"); }
@@ -318,12 +385,7 @@ function renderParameters(study, rows) {
 function drawParallel(study, done, params) {
   const { ctx, width, height } = canvas2d("parallel");
   if (done.length < 2 || params.length === 0) { noData(ctx, width, height, "parallel coordinates appear once two trials have completed"); return; }
-  let lines = ranked(study, done);
-  if (lines.length > MAX_LINES) {   // the best tenth of the lines always, an even sample of the rest
-    const keep = Math.floor(MAX_LINES / 2), best = lines.slice(-keep), rest = lines.slice(0, -keep);
-    const step = Math.ceil(rest.length / keep);
-    lines = rest.filter((_, i) => i % step === 0).concat(best);
-  }
+  let lines = sampled(ranked(study, done), MAX_LINES);
   const names = params.map(p => p.name).concat([study.info.metric]);
   const columns = params.map(p => done.map(r => r.params[p.i]).filter(v => v !== null && v !== undefined));
   columns.push(done.map(r => r.value));
@@ -333,19 +395,27 @@ function drawParallel(study, done, params) {
   const x = k => left + (right - left) * k / Math.max(names.length - 1, 1);
   const y = u => bottom - (bottom - top) * u;
   const alpha = Math.min(0.9, Math.max(0.08, 60 / lines.length));
-  for (const { row, t } of lines) {
-    ctx.strokeStyle = colourAt(t, t < 0.1 ? 0.9 : alpha);
-    ctx.lineWidth = t < 0.02 ? 2 : 1;
+  const top10 = lines.length - Math.min(50, Math.max(1, Math.floor(lines.length / 10)));
+  const path = (items) => {
     ctx.beginPath();
-    let drawing = false;
-    names.forEach((_, k) => {
-      const v = k < params.length ? row.params[params[k].i] : row.value;
-      if (v === null || v === undefined) { drawing = false; return; }
-      const px = x(k), py = y(axes[k].map(v));
-      if (drawing) ctx.lineTo(px, py); else ctx.moveTo(px, py);
-      drawing = true;
-    });
+    for (const { row } of items) {
+      let pen = false;
+      names.forEach((_, k) => {
+        const v = k < params.length ? row.params[params[k].i] : row.value;
+        if (v === null || v === undefined) { pen = false; return; }
+        const px = x(k), py = y(axes[k].map(v));
+        if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+        pen = true;
+      });
+    }
     ctx.stroke();
+  };
+  ctx.lineWidth = 1;
+  for (const bucket of buckets(lines.slice(0, top10))) { ctx.strokeStyle = colourAt(bucket.t, alpha); path(bucket.items); }
+  for (const line of lines.slice(top10)) {   // the best tenth (at most 50) one by one, brightest last
+    ctx.strokeStyle = colourAt(line.t, 0.9);
+    ctx.lineWidth = line.t < 0.02 ? 2 : 1.2;
+    path([line]);
   }
   ctx.fillStyle = "#1d2330";
   names.forEach((name, k) => {
@@ -353,7 +423,7 @@ function drawParallel(study, done, params) {
     ctx.beginPath(); ctx.moveTo(x(k), top); ctx.lineTo(x(k), bottom); ctx.stroke();
     const label = name.length > 22 ? `…${name.slice(-21)}` : name;
     ctx.fillText(label, Math.min(Math.max(x(k) - ctx.measureText(label).width / 2, 0), width - ctx.measureText(label).width), 12);
-    for (const [u, text] of axes[k].ticks) ctx.fillText(String(text).slice(0, 10), x(k) + 3, y(u) + 4);
+    for (const [u, text] of axes[k].ticks) haloText(ctx, String(text).slice(0, 10), x(k) + 3, y(u) + 4);
   });
 }
 
@@ -364,7 +434,8 @@ function drawPair(study, done, params) {
     title.textContent = "Two most important parameters";
     noData(ctx, width, height, "needs two parameters and two completed trials"); return;
   }
-  title.textContent = `${params[0].name} against ${params[1].name} (colour: ${study.info.metric}, ringed: the best)`;
+  title.textContent = `${params[0].name} against ${params[1].name} (colour: ${study.info.metric}, ringed: the best` +
+    `${done.length > MAX_POINTS ? `; the best ${MAX_POINTS / 2} and an even sample of the rest` : ""})`;
   const has = done.filter(r => r.params[params[0].i] != null && r.params[params[1].i] != null);
   const xs = has.map(r => r.params[params[0].i]), ys = has.map(r => r.params[params[1].i]);
   const logs = new Set(study.info.log_params || []);
@@ -374,11 +445,14 @@ function drawPair(study, done, params) {
   const jitter = (categorical, trial) => categorical ? ((trial * 7919) % 100 / 100 - 0.5) * 0.04 : 0;
   const cx = isCategorical(xs), cy = isCategorical(ys);
   const size = has.length > 5000 ? 1.5 : 3;
-  const lines = ranked(study, has);
-  for (const { row, t } of lines) {
-    ctx.fillStyle = colourAt(t, 0.8);
+  const lines = sampled(ranked(study, has), MAX_POINTS);
+  for (const bucket of buckets(lines)) {   // one path per colour: 100,000 points in a few strokes
+    ctx.fillStyle = colourAt(bucket.t, 0.8);
     ctx.beginPath();
-    ctx.arc(px(ax.map(row.params[params[0].i]) + jitter(cx, row.trial)), py(ay.map(row.params[params[1].i]) + jitter(cy, row.trial + 1)), size, 0, 7);
+    for (const { row } of bucket.items) {
+      const x = px(ax.map(row.params[params[0].i]) + jitter(cx, row.trial)), y = py(ay.map(row.params[params[1].i]) + jitter(cy, row.trial + 1));
+      if (size < 2) ctx.rect(x - 1, y - 1, 2, 2); else { ctx.moveTo(x + size, y); ctx.arc(x, y, size, 0, 7); }
+    }
     ctx.fill();
   }
   const best = lines[lines.length - 1].row;
@@ -475,9 +549,13 @@ function renderTimeline(study, rows) {
   const left = 110, right = width - 10, top = 6;
   const index = new Map(names.map((n, i) => [n, i]));
   const px = t => left + (right - left) * (t - t0) / Math.max(t1 - t0, 1e-9);
-  for (const [lane, begin, end, status] of bars) {
-    ctx.fillStyle = STATUS_COLOURS[status] || "#6b7280";
-    ctx.fillRect(px(begin), top + index.get(lane) * laneHeight, Math.max(px(end) - px(begin) - 0.5, 1), Math.max(laneHeight - 1, 1));
+  for (const status of Object.keys(STATUS_COLOURS)) {   // one path per colour
+    ctx.fillStyle = STATUS_COLOURS[status];
+    ctx.beginPath();
+    for (const [lane, begin, end, s] of bars) {
+      if (s === status) ctx.rect(px(begin), top + index.get(lane) * laneHeight, Math.max(px(end) - px(begin) - 0.5, 1), Math.max(laneHeight - 1, 1));
+    }
+    ctx.fill();
   }
   ctx.fillStyle = "#1d2330";
   if (laneHeight >= 10) names.forEach((n, i) => ctx.fillText(n.slice(0, 16), 2, top + i * laneHeight + laneHeight - 3));
@@ -485,7 +563,8 @@ function renderTimeline(study, rows) {
   const bottom = top + names.length * laneHeight;
   for (let k = 0; k <= 5; k++) {
     const t = t0 + (t1 - t0) * k / 5;
-    ctx.fillText(fmtSeconds(t - t0), Math.min(px(t), right - 40), bottom + 14);
+    const text = fmtSeconds(t - t0);
+    ctx.fillText(text, Math.min(px(t), right - ctx.measureText(text).width), bottom + 14);
   }
   let x = left;
   for (const s of STATUSES) {
@@ -543,6 +622,7 @@ function buildTable(study) {
   });
   document.getElementById("shown").textContent = `${tableRows.length} of ${study.rows.size} trials`;
   document.getElementById("shown").dataset.count = tableRows.length;
+  if (!performance.getEntriesByName("first-view").length) performance.mark("first-view");   // (for benchmarks)
   const space = document.getElementById("table-space");
   space.style.height = `${tableRows.length * ROW_HEIGHT}px`;
   space.style.width = `${columns.reduce((a, c) => a + c.width, 0)}px`;
@@ -621,7 +701,17 @@ function renderCompare() {
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
   const series = studies.map((study, k) => ({ label: study.info.name, stroke: palette[k % palette.length], width: 2 }));
   const data = [x, ...curves.map(c => x.map((_, i) => (i < c.length ? c[i] : null)))];
-  plot("compare-chart", series, data, "trials ended", logScale(curves.flat()));
+  // y: from the best of all to the worst best-so-far after each study's fifth trial; x on a log scale,
+  // so a study of 40 trials shows beside one of 10,000
+  const settled = curves.flatMap(c => c.slice(Math.min(4, Math.max(c.length - 1, 0))));
+  const log = logScale(curves.flat());
+  const f = log ? Math.log10 : v => v;
+  let span = null;
+  if (settled.length) {
+    const lo = Math.min(...settled.map(f)), hi = Math.max(...settled.map(f)), pad = (hi - lo) * 0.05 || 1;
+    span = [lo - pad, hi + pad];
+  }
+  plot("compare-chart", series, data, "trials ended (log scale)", log, span, true);
 }
 
 start();
