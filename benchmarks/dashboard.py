@@ -5,9 +5,11 @@ running and an ended record per trial: 5 parameters, 4 cores on 2 hosts, a failu
 fidelity study's reports when ``--reports`` is given). Then ``hpo-compss serve`` runs in its own
 process and, side by side for each size:
 
-- ready: from starting ``serve`` until it has read the journal (it reads it once, in the background,
-  as it starts; a request meanwhile waits);
+- read: from starting ``serve`` until it has read the whole journal (it reads it once, in the
+  background, as it starts; meanwhile the page shows what has been read so far, and says so);
 - first view (server): the page, the study list and the full state, as the page asks for them, over HTTP;
+- cold view: headless Chromium opened on the URL as soon as ``serve`` prints it, the time from starting
+  ``serve`` until the page shows its first trials, and the share of the trials it shows then;
 - first view (browser): headless Chromium, from the start of the page's navigation until its cards and
   table show every trial, and until every chart is drawn (needs Debian's chromium and chromium-driver;
   skipped without them);
@@ -86,9 +88,11 @@ def get(url: str) -> bytes:
         return response.read()
 
 
-def measure(n: int, reports: int, use_browser: bool, work: Path) -> dict:
+def measure(n: int, reports: int, driver, work: Path) -> dict:
     folder = work / f"study-{n}"
     write_study(folder, n, reports)
+    count = "return Number(document.getElementById('shown').dataset.count || 0)"
+    mark = "return (performance.getEntriesByName('{}')[0] || {{}}).startTime"
     began = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "hpo_compss.cli", "serve", str(folder)], stdout=subprocess.PIPE,
                               text=True, cwd=ROOT)
@@ -96,8 +100,18 @@ def measure(n: int, reports: int, use_browser: bool, work: Path) -> dict:
         url = next(line.split()[1] for line in iter(server.stdout.readline, "") if line.startswith("here:"))
         base, token = url.split("/?")[0], url.split("token=")[1]
         result: dict = {"trials": n, "journal_mb": (folder / "journal.jsonl").stat().st_size / 1e6}
-        get(f"{base}/api/importance?study=0&token={token}")  # waits for the reading serve starts with
-        result["ready_s"] = time.perf_counter() - began
+        if driver is not None:  # opened as soon as serve prints its URL, while it reads the journal
+            driver.open(url)
+            driver.wait_for(count)
+            result["cold_view_s"] = time.perf_counter() - began
+            result["cold_view_share"] = driver.run(count) / n
+        while True:  # until serve has read the whole journal
+            summary = json.loads(get(f"{base}/api/state?study=0&epoch=1&since=1000000000&token={token}"))["summary"]
+            if summary["read"] == summary["size"]:
+                break
+            time.sleep(0.05)
+        result["read_s"] = time.perf_counter() - began
+        get(f"{base}/api/importance?study=0&token={token}")
         began = time.perf_counter()
         get(f"{base}/?token={token}"), get(f"{base}/api/studies?token={token}")
         body = get(f"{base}/api/state?study=0&token={token}")
@@ -109,23 +123,15 @@ def measure(n: int, reports: int, use_browser: bool, work: Path) -> dict:
         update = json.loads(get(f"{base}/api/state?study=0&epoch={state['epoch']}&since={state['version']}&token={token}"))
         result["update_s"] = time.perf_counter() - began
         assert len(update["rows"]) == 10, len(update["rows"])
-        if use_browser:
-            import browser
-
-            driver = browser.Browser()
-            try:
-                count = "return Number(document.getElementById('shown').dataset.count || 0)"
-                driver.open(url)
-                driver.wait_for(f"{count} === {n + 10}", timeout=120)
-                mark = "return (performance.getEntriesByName('{}')[0] || {{}}).startTime"
-                result["first_view_browser_s"] = driver.wait_for(mark.format("first-view"), timeout=120) / 1e3
-                result["charts_drawn_s"] = driver.wait_for(mark.format("charts-drawn"), timeout=120) / 1e3
-                write_study(folder, 10, reports, start=n + 10)
-                began = time.perf_counter()
-                driver.wait_for(f"{count} === {n + 20}", timeout=120)
-                result["update_browser_s"] = time.perf_counter() - began
-            finally:
-                driver.close()
+        if driver is not None:
+            driver.open(url)
+            driver.wait_for(f"{count} === {n + 10}", timeout=120)
+            result["first_view_browser_s"] = driver.wait_for(mark.format("first-view"), timeout=120) / 1e3
+            result["charts_drawn_s"] = driver.wait_for(mark.format("charts-drawn"), timeout=120) / 1e3
+            write_study(folder, 10, reports, start=n + 10)
+            began = time.perf_counter()
+            driver.wait_for(f"{count} === {n + 20}", timeout=120)
+            result["update_browser_s"] = time.perf_counter() - began
         result["server_rss_mb"] = rss_mb(server.pid)
         return result
     finally:
@@ -141,16 +147,20 @@ def main() -> None:
     args = parser.parse_args()
     import browser
 
-    use_browser = browser.missing() is None
-    if not use_browser:
+    if browser.missing() is not None:
         print(f"no browser timings: {browser.missing()}")
+    driver = browser.Browser() if browser.missing() is None else None
     rows = []
-    for n in map(int, args.sizes.split(",")):
-        runs = []
-        for _ in range(args.repeat):
-            with tempfile.TemporaryDirectory(dir=ROOT / ".pytest-tmp" if (ROOT / ".pytest-tmp").is_dir() else None) as work:
-                runs.append(measure(n, args.reports, use_browser, Path(work)))
-        rows.append({key: statistics.median(run[key] for run in runs) for key in runs[0]})
+    try:
+        for n in map(int, args.sizes.split(",")):
+            runs = []
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory() as work:
+                    runs.append(measure(n, args.reports, driver, Path(work)))
+            rows.append({key: statistics.median(run[key] for run in runs) for key in runs[0]})
+    finally:
+        if driver is not None:
+            driver.close()
     keys = list(rows[0])
     print(f"median of {args.repeat} runs; {args.reports} reports per trial")
     print("| " + " | ".join(keys) + " |")

@@ -8,11 +8,12 @@ from its start, and the clients are told to start over. Nothing here writes: to 
 study folder is read-only.
 
 Each trial is one row, replaced whenever a record of it arrives; the trial ids changed are kept in
-order, so ``rows_since(version)`` hands a client exactly the rows it has not seen.
+order, so ``state(epoch, since)`` hands a client exactly the rows it has not seen.
 """
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import math
 import threading
@@ -26,6 +27,7 @@ import numpy as np
 from ..analysis.columns import flatten, log_scaled
 from ..experiment import Experiment
 from ..folder import JOURNAL_FILE, TRIALS_DIR, journal_of, load_study
+from ..lock import driver_running
 from ..results import Ledger, kind_of
 
 #: a row's fields, in order (the client reads rows by these names)
@@ -35,6 +37,8 @@ COLUMNS = ("trial", "config_id", "repeat", "status", "value", "attempt", "submit
 TAIL_BYTES = 4096
 #: learning curves sent at most: the best ones, then an even sample of the rest
 MAX_CURVES = 600
+#: records read between two looks of the other threads
+READ_BATCH = 5000
 #: importance is computed again after a change only once this many times its cost has passed
 IMPORTANCE_PACE = 10
 #: ends remembered to estimate the rate at which trials end
@@ -49,6 +53,7 @@ class StudyView:
         self.experiment: Experiment = load_study(self.directory, check=False)
         self.journal = journal_of(self.directory)
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._reset()
 
     def _reset(self) -> None:
@@ -78,15 +83,28 @@ class StudyView:
 
     # -- reading ----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Read the records written since the last refresh."""
-        with self._lock:
-            if self._inode() != self.inode or self.journal.size() < self.offset:
-                self._reset()
-            if self.journal.size() == self.offset:
-                return
-            for record in self.journal.records(self.offset, skip_damaged=True):
-                self._add(record)
-            self.offset = self.journal.end
+        """Read the records written since the last refresh, in batches: between two, the other threads see
+        the study as read so far (a first read of a large journal shows at once and fills in). While one
+        thread reads, a refresh of another returns at once."""
+        if not self._reading.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                if self._inode() != self.inode or self.journal.size() < self.offset:
+                    self._reset()
+                if self.journal.size() == self.offset:
+                    return
+            records = self.journal.records(self.offset, skip_damaged=True)
+            while True:
+                with self._lock:
+                    for record in itertools.islice(records, READ_BATCH):
+                        self._add(record)
+                    if self.offset == self.journal.end:
+                        return
+                    self.offset = self.journal.end
+                time.sleep(0.002)  # (a lock is not fair: let a waiting request in)
+        finally:
+            self._reading.release()
 
     def _add(self, record: dict) -> None:
         self.ledger.add(record)
@@ -165,13 +183,17 @@ class StudyView:
         running = [{"trial": row[0], "host": row[9], "class": row[10], "cores": row[11], "gpus": row[12],
                     "attempt": row[5], "budget": row[13], "elapsed": now - (row[7] or row[6] or now)}
                    for row in (self.rows[trial] for trial in sorted(self.running))]
-        return {**status, "running": running, "now": now, "started": self.first_start,
-                "time_left": self._time_left(status, now), "size": self.offset}
+        alive = driver_running(self.directory)
+        return {**status, "running": running, "now": now, "started": self.first_start, "driver_running": alive,
+                "time_left": self._time_left(status, now, alive), "read": self.offset, "size": self.journal.size()}
 
-    def _time_left(self, status: dict, now: float) -> float | None:
-        """Seconds until the budget is spent, at the rate trials ended lately; None when it cannot be told."""
+    def _time_left(self, status: dict, now: float, alive: bool) -> float | None:
+        """Seconds until the budget is spent, at the rate trials ended lately; None when it cannot be told
+        (no driver runs the study: it goes on when it is resumed)."""
         if status["stopped"] and status["stopped"].get("final"):
             return 0.0
+        if not alive:
+            return None
         left = []
         planned = self.experiment.trials * self.experiment.repeats
         remaining = planned - self.ledger.n_ended

@@ -235,10 +235,14 @@ function renderOverview(study) {
   const cards = [["trials", `${s.n_trials} / ${planned}`], ["complete", s.n_complete], ["failed", s.n_failed],
     ["running", s.n_running], ["pruned", s.n_pruned], ["paused", s.n_paused], ["retrying", s.n_retrying],
     ["cancelled", s.n_cancelled], ["reports", s.n_reports],
-    ["elapsed", s.started && s.now >= s.started ? fmtSeconds(s.now - s.started) : ""], ["time left", s.time_left === null ? "unknown" : fmtSeconds(s.time_left)]];
+    ["elapsed", s.started && s.now >= s.started ? fmtSeconds((s.stopped && !s.driver_running ? s.stopped.time : s.now) - s.started) : ""], ["time left", s.time_left === null ? "unknown" : fmtSeconds(s.time_left)]];
   document.getElementById("cards").replaceChildren(...cards.map(([label, value]) =>
     el("div", { class: "card", "data-card": label }, el("b", {}, fmt(value)), el("span", {}, label))));
-  document.getElementById("stopped").textContent = s.stopped ? `stopped: ${s.stopped.reason}${s.stopped.final ? "" : " (it can be resumed)"}` : "";
+  const reading = s.size - s.read > 1e6 ? `reading the journal: ${(s.read / 1e6).toFixed(0)} of ${(s.size / 1e6).toFixed(0)} MB; ` : "";
+  document.getElementById("stopped").textContent = reading + (s.stopped && s.stopped.final ? `finished: ${s.stopped.reason}`
+    : s.driver_running ? "a driver is running it"
+    : `no driver is running it${s.stopped ? ` (stopped: ${s.stopped.reason})` : ""}: \`hpo-compss resume\` goes on` +
+      (s.n_running ? `; its ${s.n_running} running trial(s) were interrupted and run again then` : ""));
   const best = s.best;
   document.getElementById("best").textContent = best
     ? `${study.info.metric} = ${fmt(best.value)}  (trial ${best.trial}, config ${best.config_id}${best.n ? `, mean of ${best.n}` : ""})\n${JSON.stringify(best.config, null, 2)}`
@@ -666,7 +670,8 @@ async function openDetail(study, trial) {
   }
   const parts = [el("h2", {}, `trial ${trial}: ${row.status}${row.value !== null ? `, ${study.info.metric} ${fmt(row.value)}` : ""}`)];
   if (row.subspace) parts.push(el("p", {}, `branch ${row.subspace}`));
-  parts.push(el("h3", {}, "config"), el("pre", { id: "detail-config" }, JSON.stringify(detail ? detail.records[0].config : row.params, null, 2)));
+  parts.push(el("h3", {}, "config"), el("pre", { id: "detail-config" }, JSON.stringify(detail ? detail.records[0].config
+    : Object.fromEntries(study.params.map((name, i) => [name, row.params[i]]).filter(([, v]) => v !== null && v !== undefined)), null, 2)));
   if (!detail) {
     parts.push(el("p", { class: "note" }, "This report holds the full records of the best and the failed trials only; the study folder has this one's."));
   } else {
