@@ -18,22 +18,26 @@ def test_license_is_the_apache_license_2_text():
     assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
 
 
-def build(tmp_path, kind: str) -> str:
-    """Build the sdist or wheel of a copy of the source; its path."""
+def build_sdist(tmp_path) -> str:
+    """Build the sdist of a copy of the source (with setuptools, here); its path."""
     source = tmp_path / "source"
     if not source.exists():
         shutil.copytree(ROOT / "hpo_compss", source / "hpo_compss", ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
             if (ROOT / name).exists():
                 shutil.copy(ROOT / name, source)
-    script = f"import sys; from setuptools import build_meta; print(build_meta.build_{kind}(sys.argv[1]))"
+    script = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=source, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return str(tmp_path / done.stdout.split()[-1])
 
 
 def test_the_wheel_ships_the_dashboards_page_and_its_chart_library_with_licence_and_version(tmp_path):
-    with zipfile.ZipFile(build(tmp_path, "wheel")) as wheel:
+    build_sdist(tmp_path)  # (the copy of the source)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheel"),
+                           str(tmp_path / "source")], capture_output=True, text=True)  # as pip installs it
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(next((tmp_path / "wheel").glob("*.whl"))) as wheel:
         names = set(wheel.namelist())
         static = "hpo_compss/dashboard/static/"
         assert {static + name for name in ("dashboard.html", "dashboard.js", "dashboard.css", "uplot/uPlot.iife.min.js",
@@ -42,7 +46,7 @@ def test_the_wheel_ships_the_dashboards_page_and_its_chart_library_with_licence_
 
 
 def test_the_sdist_ships_the_license_and_its_metadata_names_it(tmp_path):
-    with tarfile.open(build(tmp_path, "sdist")) as sdist:
+    with tarfile.open(build_sdist(tmp_path)) as sdist:
         top = sdist.getnames()[0].split("/")[0]
         assert sdist.extractfile(f"{top}/LICENSE").read() == (ROOT / "LICENSE").read_bytes()
         metadata = sdist.extractfile(f"{top}/PKG-INFO").read().decode()
