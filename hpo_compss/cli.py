@@ -75,9 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resource_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("auto", "local", "compss"), default="auto",
+    parser.add_argument("--backend", choices=("auto", "local", "compss", "dask"), default="auto",
                         help="where trials run: COMPSs inside runcompss/enqueue_compss, else this machine (auto); "
-                             "compss outside the runtime runs the binding's sequential mode")
+                             "compss outside the runtime runs the binding's sequential mode; dask: a Dask cluster "
+                             "(pip install -e '.[dask]')")
+    dask = parser.add_argument_group("the dask backend")
+    dask.add_argument("--scheduler-address", metavar="ADDRESS", help="join the Dask scheduler at this address")
+    dask.add_argument("--scheduler-file", metavar="FILE", help="join the Dask scheduler this file names "
+                                                              "(dask-jobqueue's SLURM runner writes one)")
+    dask.add_argument("--dask-cluster", choices=("local", "slurm", "runner"), default="local",
+                      help="else start one: a LocalCluster; workers as SLURM jobs (dask_jobqueue.SLURMCluster); or, "
+                           "under srun in an allocation, dask_jobqueue's SLURM runner")
+    dask.add_argument("--dask-workers", type=int, metavar="N", help="LocalCluster: worker processes (default: "
+                                                                   "cores / the largest class's cores)")
+    dask.add_argument("--dask-jobs", type=int, default=1, metavar="N", help="SLURMCluster: worker jobs to submit")
+    dask.add_argument("--dask-walltime", default="01:00:00", metavar="HH:MM:SS",
+                      help="SLURMCluster: each worker job's wall time (workers leave 5 min before it)")
+    dask.add_argument("--dask-job-directive", action="append", default=[], metavar="LINE",
+                      help="SLURMCluster: an extra #SBATCH option, such as --partition=debug (repeatable)")
+    dask.add_argument("--dask-interface", metavar="NAME", help="SLURMCluster: the network interface to listen on "
+                                                              "(lo: loopback only)")
     parser.add_argument("--max-running", type=int, metavar="N",
                         help="COMPSs: trials handed to the runtime at once (default: from the workers and max_tasks)")
     parser.add_argument("--cpus", type=int, help="cores to use (default: all this process may use, or the SLURM allocation)")
@@ -134,7 +151,8 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
         raise ConfigError(("--max-running",), f"expected a positive integer, got {args.max_running}")
     backend = _backend(args.backend)
     try:
-        outcome = run_study(experiment, directory, machine, backend=backend, max_running=args.max_running)
+        outcome = run_study(experiment, directory, machine, backend=backend, max_running=args.max_running,
+                            dask=_dask_options(args) if backend == "dask" else None)
     except Interrupted as interruption:
         print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
         _trace_study(directory, backend)
@@ -152,11 +170,22 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_options(args: argparse.Namespace):
+    from .runtime.dask_engine import DaskOptions
+
+    for flag, value in (("--dask-workers", args.dask_workers), ("--dask-jobs", args.dask_jobs)):
+        if value is not None and value < 1:
+            raise ConfigError((flag,), f"expected a positive integer, got {value}")
+    return DaskOptions(args.scheduler_address, args.scheduler_file, args.dask_workers, args.dask_cluster, args.dask_jobs,
+                       args.dask_walltime, tuple(args.dask_job_directive), args.dask_interface)
+
+
 def _trace_study(directory: Path, backend: str) -> None:
-    """The local engine's Paraver trace of the study, from its journal (COMPSs writes its own with --tracing)."""
+    """The Paraver trace of the study from its journal, for the engines whose runs say their cores (COMPSs
+    writes its own with --tracing)."""
     from .analysis.study_trace import trace_study
 
-    if backend != "local":
+    if backend not in ("local", "dask"):
         return
     try:
         trace_study(directory)
@@ -170,6 +199,13 @@ def _backend(choice: str) -> str:
 
     if choice == "local":
         return "local"
+    if choice == "dask":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            raise ConfigError(("--backend",), "dask needs the dask extra: pip install -e '.[dask]' "
+                                              "(dask[distributed], dask-jobqueue)")
+        return "dask"
     context = compss_context()
     if choice == "compss":
         if context is None:

@@ -20,6 +20,7 @@ import atexit
 import math
 import os
 import socket
+import threading
 import time
 import uuid
 from multiprocessing.connection import wait
@@ -38,16 +39,20 @@ STOP_POLL_SECONDS = 1.0
 RUN = f"compss-{uuid.uuid4().hex}"
 
 
-def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool = False) -> Outcome:
-    """Run ``trial`` in a child process on the resources this process was given; returns its outcome."""
-    placed = trial_resources()
+def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool = False,
+              placed: TrialResources | None = None, watch_stop: bool = False) -> Outcome:
+    """Run ``trial`` in a child process on the resources this process was given (COMPSs' binding), or pinned
+    to ``placed``; returns its outcome. With ``watch_stop`` a stop is looked for from the start, not only
+    after the first report (a Dask task cannot be interrupted: its engine stops it so when cancelling)."""
+    pinned = placed is not None
+    placed = placed or trial_resources()
     host = socket.gethostname()
     heartbeat = inbox.announce(study_dir, trial, {"host": host, "pid": os.getpid(), "start": time.time()})
     outcome = None
     for lost in range(1, MAX_LOST_BEFORE_START + 1):
-        worker = _worker(objective, study_dir, placed, fresh_process)
+        worker = _worker(objective, study_dir, placed, fresh_process, pinned)
         try:
-            outcome, reason = _run(worker, trial, timeout, heartbeat, placed, host, study_dir)
+            outcome, reason = _run(worker, trial, timeout, heartbeat, placed, host, study_dir, watch_stop)
         finally:
             if outcome is None or fresh_process:
                 _retire()
@@ -61,7 +66,7 @@ def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | Non
 
 
 def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: str, placed: TrialResources,
-         host: str, study_dir: str) -> tuple[Outcome | None, str]:
+         host: str, study_dir: str, watch_stop: bool) -> tuple[Outcome | None, str]:
     """The trial's outcome on ``worker``; None (with why) when the worker was lost before the objective started.
 
     Its reports are appended to its progress file; once it has reported, its stop file is looked for
@@ -72,7 +77,8 @@ def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: 
     started = False
     last: Report | None = None
     stop: str | None = None
-    stop_deadline = look_for_stop = math.inf
+    stop_deadline = math.inf
+    look_for_stop = time.monotonic() + STOP_POLL_SECONDS if watch_stop else math.inf
     worker.send(trial)
     deadline = time.monotonic() + START_UP_SECONDS if timeout else math.inf
     handles = [h for h in (worker.connection, worker.pidfd) if h is not None]
@@ -120,26 +126,34 @@ def _run(worker: WorkerProcess, trial: Trial, timeout: float | None, heartbeat: 
         inbox.touch(heartbeat)
 
 
-#: the child kept for the next task, and what it was started for
-_kept: tuple[tuple, WorkerProcess] | None = None
+#: the child each thread keeps for its next task, and what it was started for (a COMPSs executor runs
+#: one task at a time; a Dask worker runs one per thread)
+_kept: dict[int, tuple[tuple, WorkerProcess]] = {}
 
 
-def _worker(objective: str, study_dir: str, placed: TrialResources, fresh_process: bool) -> WorkerProcess:
-    """The kept child if it was started for this objective, study and binding; else a new one."""
-    global _kept
+def _worker(objective: str, study_dir: str, placed: TrialResources, fresh_process: bool, pinned: bool) -> WorkerProcess:
+    """The kept child if it was started for this objective, study and binding; else a new one (``pinned``:
+    to ``placed.cores``, else on this process's own affinity)."""
     purpose = (objective, study_dir, placed, os.environ.get("CUDA_VISIBLE_DEVICES"), fresh_process)
-    if _kept is not None and _kept[0] == purpose and _kept[1].alive():
-        return _kept[1]
+    kept = _kept.get(threading.get_ident())
+    if kept is not None and kept[0] == purpose and kept[1].alive():
+        return kept[1]
     _retire()
-    env = worker_environment(placed.threads, placed.gpus, fresh_process=fresh_process)
+    env = worker_environment(placed.threads, placed.gpus, placed.cores if pinned else (), fresh_process=fresh_process)
     with open(os.path.join(study_dir, "workers.log"), "ab") as log:
-        _kept = (purpose, WorkerProcess(objective, study_dir, env, log, RUN))
-    return _kept[1]
+        _kept[threading.get_ident()] = (purpose, WorkerProcess(objective, study_dir, env, log, RUN))
+    return _kept[threading.get_ident()][1]
+
+
+def _retire() -> None:
+    """Close this thread's kept child."""
+    kept = _kept.pop(threading.get_ident(), None)
+    if kept is not None:
+        kept[1].close()
 
 
 @atexit.register
-def _retire() -> None:
-    global _kept
-    if _kept is not None:
-        _kept[1].close()
-        _kept = None
+def _retire_all() -> None:
+    for _, worker in list(_kept.values()):
+        worker.close()
+    _kept.clear()

@@ -14,6 +14,7 @@ from typing import IO
 
 from ..experiment import Experiment
 from ..folder import open_study
+from ..runtime.dask_engine import DaskOptions
 from ..runtime.engine import Engine
 from ..runtime.resources import Machine, usable_classes
 from .driver import Driver, StudyResult
@@ -23,15 +24,17 @@ __all__ = ["Interrupted", "StudyResult", "run_study"]
 
 
 def run_study(experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-              backend: str = "local", max_running: int | None = None, engine: Engine | None = None) -> StudyResult:
+              backend: str = "local", max_running: int | None = None, engine: Engine | None = None,
+              dask: DaskOptions | None = None) -> StudyResult:
     """Run (or resume) the study in ``directory`` until its budget or a stop condition ends it.
 
     Progress lines go to ``out``, the standard output of the moment by default.
-    ``backend`` is "local" (this machine) or "compss" (tasks on the PyCOMPSs runtime, or the binding's
-    sequential mode outside it); ``max_running`` caps the trials handed to COMPSs at once. An ``engine``
+    ``backend`` is "local" (this machine), "compss" (tasks on the PyCOMPSs runtime, or the binding's
+    sequential mode outside it) or "dask" (the cluster ``dask`` names or starts); ``max_running`` caps
+    the trials handed to COMPSs at once. An ``engine``
     given here (``runtime.simulated.SimulatedEngine``) is used instead, in its own time.
     """
     if engine is None and backend == "local":
         usable_classes(experiment.compute_classes, machine)  # refused before any folder is made
     directory = open_study(experiment, directory)
-    return Driver(experiment, directory, machine, out, backend, max_running, engine).run()
+    return Driver(experiment, directory, machine, out, backend, max_running, engine, dask).run()

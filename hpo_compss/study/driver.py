@@ -27,6 +27,7 @@ from ..journal import Journal, JournalWriteError
 from ..lock import StudyLock
 from ..results import ConfigState, Ledger
 from ..runtime import inbox
+from ..runtime.dask_engine import DaskOptions
 from ..runtime.engine import Engine, Event, Finished
 from ..runtime.local import LocalEngine
 from ..runtime.resources import Assignment, Machine, usable_classes
@@ -64,13 +65,15 @@ class Driver:
     """One run (or resume) of a study on the local engine or on COMPSs (``backend``)."""
 
     def __init__(self, experiment: Experiment, directory: Path, machine: Machine, out: IO[str] | None = None,
-                 backend: str = "local", max_running: int | None = None, engine: Engine | None = None):
+                 backend: str = "local", max_running: int | None = None, engine: Engine | None = None,
+                 dask: DaskOptions | None = None):
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
         self.host = socket.gethostname()
         self.backend = backend
         self.max_running = max_running
+        self.dask = dask or DaskOptions()
         self.journal: Journal = journal_of(self.directory)
         self.trials_dir = str(self.directory / TRIALS_DIR)
         self.ledger = Ledger(experiment.mode, experiment.repeats)
@@ -165,6 +168,12 @@ class Driver:
             return CompssEngine(self.machine, experiment.compute_classes, experiment.objective, self.directory,
                                 experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running,
                                 scheduled=experiment.scheduling["name"] != "fifo")
+        if self.backend == "dask":
+            from ..runtime.dask_engine import DaskEngine
+
+            experiment = self.experiment
+            return DaskEngine.start(self.dask, experiment.compute_classes, experiment.objective, self.directory,
+                                    experiment.timeout, experiment.fresh_process)
         classes, warnings = usable_classes(self.experiment.compute_classes, self.machine)
         for warning in warnings:
             self.progress.say(f"warning: {warning}")

@@ -1,0 +1,113 @@
+"""The Dask backend on a real LocalCluster of 2 worker processes: our semantics, not Dask's defaults."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cli, journal, objective, trial_records, write_experiment
+
+pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
+
+DASK = ("--backend", "dask", "--dask-workers", "2")
+
+
+def experiment(tmp_path: Path, name: str, trials: int, **extra) -> Path:
+    data = {"name": name, "objective": objective("sleepy"), "algorithm": "random", "budget": {"trials": trials},
+            "space": {"x": {"uniform": [0, 1]}, "sleep": [0.3]}, **extra}
+    return write_experiment(tmp_path, data, f"{name}.json")
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hpo_compss.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def announced(study: Path, seconds: float = 60) -> dict:
+    """The first running trial's announcement in the inbox: its host and its Dask worker's pid."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for path in (study / "inbox").glob("*.running") if (study / "inbox").is_dir() else ():
+            try:
+                return {"trial": int(path.name.split(".")[0]), **json.loads(path.read_text())}
+            except ValueError:
+                continue
+        time.sleep(0.05)
+    raise AssertionError("no trial started")
+
+
+def test_a_study_completes_on_a_local_cluster_each_trial_pinned_to_cores_no_other_trial_holds(tmp_path):
+    study = tmp_path / "study"
+    done = cli("run", str(experiment(tmp_path, "ok", 10)), "--study-dir", str(study), *DASK)
+    assert done.returncode == 0, done.stderr
+    assert "Dask scheduler tcp://127.0.0.1:" in done.stdout and "2 worker(s)" in done.stdout
+    complete = trial_records(study, "complete")
+    assert sorted(r["trial"] for r in complete) == list(range(10))
+    assert journal(study)[0]["backend"] == "dask"
+    for a in complete:  # trials that ran at the same time held different cores
+        for b in complete:
+            if a is not b and a["start"] < b["end"] and b["start"] < a["end"]:
+                assert not set(a["cores"]) & set(b["cores"]), (a, b)
+    assert (study / "trace" / "hpo_compss.prv").is_file()  # the same trace as the local engine's
+
+
+def test_a_worker_killed_mid_trial_loses_nothing_and_its_trial_runs_again(tmp_path):
+    study = tmp_path / "study"
+    run = start(["run", str(experiment(tmp_path, "killed", 6, space={"x": {"uniform": [0, 1]}, "sleep": [2.0]})),
+                 "--study-dir", str(study), *DASK])
+    victim = announced(study)
+    os.kill(victim["pid"], signal.SIGKILL)  # the Dask worker process running the trial
+    out, err = run.communicate(timeout=240)
+    assert run.returncode == 0, err
+    records = [r for r in trial_records(study) if r["trial"] == victim["trial"]]
+    lost = [r for r in records if r["status"] == "cancelled"]
+    assert lost and "lost: the Dask worker running it died" in lost[0]["reason"]
+    assert records[-1]["status"] == "complete"  # run again, elsewhere or on the worker that replaced it
+    assert sorted(r["trial"] for r in trial_records(study, "complete")) == list(range(6))
+
+
+def test_a_hung_trial_is_killed_at_its_timeout_and_the_study_goes_on(tmp_path):
+    study = tmp_path / "study"
+    path = write_experiment(tmp_path, {"name": "hung", "objective": objective("faulty"), "algorithm": "grid",
+                                       "space": {"u": [0.25, 0.5, 0.6]}, "budget": {"trials": 3}, "timeout": 2})
+    began = time.monotonic()
+    done = cli("run", str(path), "--study-dir", str(study), *DASK)
+    assert done.returncode == 0, done.stderr
+    ended = {r["config"]["u"]: r for r in trial_records(study) if r["status"] in ("complete", "failed")}
+    assert ended[0.25]["status"] == "failed" and ended[0.25]["reason"].startswith("timeout")
+    assert ended[0.5]["status"] == ended[0.6]["status"] == "complete"
+    assert time.monotonic() - began < 60
+
+
+def test_a_class_that_fits_no_worker_is_refused_in_one_line(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, resources={"cores": 1}, processes=True,
+                      dashboard_address=None, host="127.0.0.1") as cluster:
+        path = experiment(tmp_path, "big", 2, compute_classes={"big": {"cpus": 2}})
+        done = cli("run", str(path), "--study-dir", str(tmp_path / "study"), "--backend", "dask",
+                   "--scheduler-address", cluster.scheduler_address, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "compute_classes.big: needs 2 core(s) and 0 GPU(s), which no Dask worker has" in done.stderr
+
+
+def test_sigterm_to_the_driver_then_resume_completes_every_trial_once(tmp_path):
+    study = tmp_path / "study"
+    run = start(["run", str(experiment(tmp_path, "stopped", 10, space={"x": {"uniform": [0, 1]}, "sleep": [0.5]})),
+                 "--study-dir", str(study), *DASK])
+    while len(trial_records(study, "complete")) < 3 if (study / "journal.jsonl").exists() else True:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=120)
+    assert run.returncode == 128 + signal.SIGTERM
+    assert not any(r["status"] == "running" for r in [*{r["trial"]: r for r in trial_records(study)}.values()])
+    done = cli("resume", str(study), *DASK)
+    assert done.returncode == 0, done.stderr
+    complete = trial_records(study, "complete")
+    assert sorted(r["trial"] for r in complete) == list(range(10))  # each once
