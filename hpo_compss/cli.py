@@ -89,6 +89,8 @@ def _resource_flags(parser: argparse.ArgumentParser) -> None:
     dask.add_argument("--dask-workers", type=int, metavar="N", help="LocalCluster: worker processes (default: "
                                                                    "cores / the largest class's cores)")
     dask.add_argument("--dask-jobs", type=int, default=1, metavar="N", help="SLURMCluster: worker jobs to submit")
+    dask.add_argument("--dask-job-cores", type=int, metavar="N",
+                      help="SLURMCluster: cores of each worker job (default: the largest compute class's)")
     dask.add_argument("--dask-walltime", default="01:00:00", metavar="HH:MM:SS",
                       help="SLURMCluster: each worker job's wall time (workers leave 5 min before it)")
     dask.add_argument("--dask-job-directive", action="append", default=[], metavar="LINE",
@@ -173,11 +175,12 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
 def _dask_options(args: argparse.Namespace):
     from .runtime.dask_engine import DaskOptions
 
-    for flag, value in (("--dask-workers", args.dask_workers), ("--dask-jobs", args.dask_jobs)):
+    for flag, value in (("--dask-workers", args.dask_workers), ("--dask-jobs", args.dask_jobs),
+                        ("--dask-job-cores", args.dask_job_cores)):
         if value is not None and value < 1:
             raise ConfigError((flag,), f"expected a positive integer, got {value}")
     return DaskOptions(args.scheduler_address, args.scheduler_file, args.dask_workers, args.dask_cluster, args.dask_jobs,
-                       args.dask_walltime, tuple(args.dask_job_directive), args.dask_interface)
+                       args.dask_job_cores, args.dask_walltime, tuple(args.dask_job_directive), args.dask_interface)
 
 
 def _trace_study(directory: Path, backend: str) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OBJECTIVES = Path(__file__).resolve().parent / "objectives.py"
+
+
+def slurm_problem() -> str | None:
+    """Why no SLURM job can be submitted here, or None (.ci/run starts a local SLURM)."""
+    if shutil.which("sbatch") is None:
+        return "no sbatch on PATH (start a cluster with ../shared/slurm/start-local-slurm.sh)"
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    if ping.returncode != 0 or "UP" not in ping.stdout:
+        return f"slurmctld is not reachable: {(ping.stdout + ping.stderr).strip()}"
+    return None
 
 
 def objective(name: str) -> str:

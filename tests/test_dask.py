@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli, journal, objective, trial_records, write_experiment
+from conftest import ROOT, cli, journal, objective, slurm_problem, trial_records, write_experiment
 
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
 
@@ -111,3 +111,26 @@ def test_sigterm_to_the_driver_then_resume_completes_every_trial_once(tmp_path):
     assert done.returncode == 0, done.stderr
     complete = trial_records(study, "complete")
     assert sorted(r["trial"] for r in complete) == list(range(10))  # each once
+
+
+@pytest.mark.skipif(slurm_problem() is not None, reason=str(slurm_problem()))
+def test_on_slurm_workers_are_jobs_trials_spread_over_nodes_a_cancelled_job_loses_nothing_and_jobs_end(tmp_path):
+    study = tmp_path / "study"
+    run = start(["run", str(experiment(tmp_path, "slurm", 15, space={"x": {"uniform": [0, 1]}, "sleep": [1.5]})),
+                 "--study-dir", str(study), "--backend", "dask", "--dask-cluster", "slurm", "--dask-jobs", "3",
+                 "--dask-job-cores", "2", "--dask-interface", "lo", "--dask-walltime", "00:10:00"])
+    victim = announced(study, 120)  # a trial running in a worker job: cancel that job
+    jobs = subprocess.run(["squeue", "-h", "-n", "dask-worker", "-o", "%i %N"], capture_output=True, text=True).stdout
+    job = next(line.split()[0] for line in jobs.splitlines() if line.split()[1:] == [victim["host"]])
+    subprocess.run(["scancel", job], check=True)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    complete = trial_records(study, "complete")
+    assert sorted(r["trial"] for r in complete) == list(range(15))  # nothing lost, nothing twice
+    assert len({r["host"] for r in complete}) >= 2  # the journal's hosts: the virtual nodes
+    lost = [r for r in trial_records(study) if r["trial"] == victim["trial"] and r["status"] == "cancelled"]
+    assert lost and lost[0]["host"] == victim["host"] and lost[0]["reason"].startswith("lost: the Dask worker")
+    deadline = time.monotonic() + 30
+    while subprocess.run(["squeue", "-h", "-n", "dask-worker"], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, "worker jobs outlived the study"
+        time.sleep(0.5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -15,21 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, journal, objective, trial_records, write_experiment
+from conftest import ROOT, journal, objective, slurm_problem, trial_records, write_experiment
 
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL"}
 
 
-def _slurm_problem() -> str | None:
-    if shutil.which("sbatch") is None:
-        return "no sbatch on PATH (start a cluster with ../shared/slurm/start-local-slurm.sh)"
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    if ping.returncode != 0 or "UP" not in ping.stdout:
-        return f"slurmctld is not reachable: {(ping.stdout + ping.stderr).strip()}"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_slurm_problem() is not None, reason=str(_slurm_problem()))
+pytestmark = pytest.mark.skipif(slurm_problem() is not None, reason=str(slurm_problem()))
 
 
 def submit(tmp_path: Path, experiment: Path, study: Path, *sbatch_options: str) -> str:

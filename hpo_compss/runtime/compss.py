@@ -24,7 +24,6 @@ import contextlib
 import itertools
 import math
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from ..trial import CANCELLED, COMPLETE, PAUSED, ComputeClass, Outcome, Report, 
 from . import inbox
 from .engine import Event, Finished
 from .process import STOP_GRACE
-from .resources import Assignment, Machine
+from .resources import Assignment, Machine, node_name
 
 #: polling of the inbox: from this interval, slowing down to the next while nothing arrives
 POLL_SECONDS = (0.05, 1.0)
@@ -135,7 +134,7 @@ class CompssEngine:
         self._tokens = (f"{uuid.uuid4().hex[:8]}{n}" for n in itertools.count())
         self._journaled: list[inbox.Key] = []  # outcomes returned by wait: deleted from the inbox once journaled
         self._news = time.monotonic()
-        self.host = socket.gethostname()
+        self.host = node_name()
 
     def describe(self) -> str:
         if self.sequential:

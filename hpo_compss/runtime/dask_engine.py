@@ -42,6 +42,8 @@ from .resources import Assignment
 
 #: how long ``wait`` blocks on the futures at a time, between looks at the inbox for reports
 POLL_SECONDS = 0.2
+#: how often the workers are counted again (each class's capacity)
+RECOUNT_SECONDS = 2.0
 #: after telling the running trials to stop (``cancel``), how long to wait for them to return
 CANCEL_GRACE = STOP_GRACE + 3.0
 #: a trial told to stop whose task has not returned this long after is cancelled and recorded as told
@@ -64,6 +66,8 @@ class DaskOptions:
     cluster: str = "local"
     #: SLURMCluster: how many worker jobs, their wall time, and extra ``sbatch`` lines
     jobs: int = 1
+    #: SLURMCluster: cores of each worker job (default: the largest class's); a worker runs as many trials as fit
+    job_cores: int | None = None
     walltime: str = "01:00:00"
     job_directives: tuple[str, ...] = ()
     #: the network interface workers and scheduler listen on ("lo" keeps them on loopback)
@@ -102,6 +106,7 @@ class DaskEngine:
         self.trials: dict[inbox.Key, _Submitted] = {}
         self._tokens = (f"{uuid.uuid4().hex[:8]}{n}" for n in itertools.count())
         self._journaled: list[inbox.Key] = []
+        self._counted = -math.inf
         self.capacity = self._capacities()
 
     # -- the cluster ----------------------------------------------------------------------------------
@@ -130,7 +135,10 @@ class DaskEngine:
             raise
 
     def _capacities(self) -> dict[str, int]:
-        """Trials of each class the workers hold at once; a class no worker holds is refused."""
+        """Trials of each class the workers hold at once (at least one, while workers are still to come, as
+        SLURM jobs do); a class no worker holds is refused. Counted again every ``RECOUNT_SECONDS``: workers
+        come and go."""
+        self._counted = time.monotonic()
         workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
         capacity = {}
         for cls in self.classes:
@@ -156,6 +164,8 @@ class DaskEngine:
         return len(self.trials)
 
     def free_class(self) -> ComputeClass | None:
+        if time.monotonic() - self._counted > RECOUNT_SECONDS:
+            self.capacity = self._capacities()
         return next((cls for cls in self.classes
                      if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]), None)
 
@@ -245,6 +255,7 @@ class DaskEngine:
             outcome = entry.future.result()
         except Exception as error:  # noqa: BLE001 (whatever the task raised is the trial's reason)
             outcome = _lost(error)
+            outcome.host = inbox.announcement(self.study_dir, key).get("host")  # where it was lost, if it started
         entry.future.release()  # journaled next: the cluster must not run it again
         self._journaled.append(key)
         return Finished(entry.trial, outcome, Assignment(entry.cls, tuple(outcome.cores or ()), tuple(outcome.gpus or ())))
@@ -307,7 +318,7 @@ def _describe(worker: dict) -> str:
 
 def _start_cluster(options: DaskOptions, classes: list[ComputeClass]) -> Any:
     """A cluster whose workers each hold the largest class: a LocalCluster, or SLURM jobs (dask-jobqueue)."""
-    cores = max(c.cpus for c in classes)
+    cores = max([c.cpus for c in classes] + ([options.job_cores] if options.cluster == "slurm" and options.job_cores else []))
     gpus = max(c.gpus for c in classes)
     resources = {"cores": cores, **({"GPU": gpus} if gpus else {})}
     listen = {"interface": options.interface} if options.interface else {}

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -42,7 +41,7 @@ from ..trial import FAILED, ComputeClass, Outcome, Report, Trial
 from .engine import Event, Finished
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, STOP_GRACE, WorkerProcess, ending, start_up_reason,
                       timeout_reason, worker_environment)
-from .resources import Assignment, Machine, ResourcePool
+from .resources import Assignment, Machine, ResourcePool, node_name
 from .runner import PROGRESS, STARTED, STOP
 
 #: how often to look at workers where the kernel cannot signal a process's exit (no pidfd)
@@ -88,7 +87,7 @@ class LocalEngine:
         self.timeout = timeout
         self.fresh_process = fresh_process
         self.workers: list[_Worker] = []
-        self.host = socket.gethostname()
+        self.host = node_name()
         #: moving average of each class's trial durations, to decide about prefetching
         self.durations: dict[str, float] = {}
         #: workers each trial lost before its objective started, by (trial, attempt)

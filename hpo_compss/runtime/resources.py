@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -36,6 +37,12 @@ class Assignment:
     cls: ComputeClass
     cores: tuple[int, ...]
     gpus: tuple[str, ...]
+
+
+def node_name(environ: Mapping[str, str] = os.environ) -> str:
+    """This node as its batch system names it (``SLURMD_NODENAME`` in a SLURM job), else its host name:
+    the names a cluster's users read, and apart even where several slurmd share one machine."""
+    return environ.get("SLURMD_NODENAME") or socket.gethostname()
 
 
 def detect_machine(cpus: int | None = None, gpus: str | None = None,

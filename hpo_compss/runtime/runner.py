@@ -13,7 +13,6 @@ import numbers
 import os
 import random
 import shutil
-import socket
 import sys
 import time
 import traceback
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from ..trial import COMPLETE, FAILED, Outcome, Trial
 from .objective import wants_trial
+from .resources import node_name
 
 MAX_REASON = 500
 #: extras larger than this (as JSON) stay in the trial's folder; the journal keeps the small values
@@ -208,7 +208,7 @@ def run_trial(objective: Callable, trial: Trial, started: Callable[[float], None
     """
     global _current
     placed = trial_resources()
-    outcome = Outcome(host=socket.gethostname(), pid=os.getpid(), cores=list(placed.cores), gpus=list(placed.gpus))
+    outcome = Outcome(host=node_name(), pid=os.getpid(), cores=list(placed.cores), gpus=list(placed.gpus))
     try:
         with _captured_output(trial.workdir, trial.attempt):
             context = TrialContext(trial.id, trial.config_id, trial.repeat, trial.attempt, trial.seed,

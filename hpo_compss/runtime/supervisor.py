@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import socket
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from ..trial import Outcome, Report, Trial
 from . import inbox
 from .process import (MAX_LOST_BEFORE_START, START_UP_SECONDS, STOP_GRACE, WorkerProcess, ending, start_up_reason,
                       timeout_reason, worker_environment)
+from .resources import node_name
 from .runner import OUTCOME, PROGRESS, STARTED, STOP, TrialResources, failed, trial_resources
 
 #: how often to look at the child where the kernel cannot signal a process's exit (no pidfd)
@@ -46,7 +46,7 @@ def supervise(objective: str, trial: Trial, study_dir: str, timeout: float | Non
     after the first report (a Dask task cannot be interrupted: its engine stops it so when cancelling)."""
     pinned = placed is not None
     placed = placed or trial_resources()
-    host = socket.gethostname()
+    host = node_name()
     heartbeat = inbox.announce(study_dir, trial, {"host": host, "pid": os.getpid(), "start": time.time()})
     outcome = None
     for lost in range(1, MAX_LOST_BEFORE_START + 1):

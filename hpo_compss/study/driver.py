@@ -11,7 +11,6 @@ of it. Stop signals are looked at between two steps (``signals``), at least ever
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections import deque
@@ -30,7 +29,7 @@ from ..runtime import inbox
 from ..runtime.dask_engine import DaskOptions
 from ..runtime.engine import Engine, Event, Finished
 from ..runtime.local import LocalEngine
-from ..runtime.resources import Assignment, Machine, usable_classes
+from ..runtime.resources import Assignment, Machine, node_name, usable_classes
 from ..schedule import PRUNE
 from ..search import Background, Suggestion, trial_seed
 from ..trial import FAILED, PRUNED, Outcome, Report, Trial, checkpoint_of
@@ -70,7 +69,7 @@ class Driver:
         self.experiment = experiment
         self.directory = Path(directory).resolve()
         self.machine = machine
-        self.host = socket.gethostname()
+        self.host = node_name()
         self.backend = backend
         self.max_running = max_running
         self.dask = dask or DaskOptions()
