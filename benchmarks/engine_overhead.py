@@ -27,13 +27,15 @@ from hpo_compss.study import run_study  # noqa: E402
 from trivial import square  # noqa: E402
 
 
-def engine_rate(trials: int, workers: int, where: Path) -> float:
+def engine_rate(trials: int, workers: int, where: Path, backend: str = "local", **options) -> float:
+    """Trials per second of a whole study of ``trials`` trivial trials (``options``: ``run_study``'s, such as ``dask``)."""
     experiment = parse_experiment({
         "name": "overhead", "objective": f"{HERE / 'trivial.py'}:square",
         "space": {"x": {"uniform": [-1, 1]}}, "algorithm": "random", "budget": {"trials": trials}})
     with tempfile.TemporaryDirectory(dir=where) as folder, open(os.devnull, "w") as sink:
         start = time.perf_counter()
-        outcome = run_study(experiment, Path(folder) / "study", detect_machine(cpus=workers), out=sink)
+        outcome = run_study(experiment, Path(folder) / "study", detect_machine(cpus=workers), out=sink, backend=backend,
+                            **options)
         elapsed = time.perf_counter() - start
     assert outcome.ledger.count("complete") == trials, outcome.ledger.status()
     return trials / elapsed
@@ -42,10 +44,15 @@ def engine_rate(trials: int, workers: int, where: Path) -> float:
 def pool_rate(trials: int, workers: int) -> float:
     start = time.perf_counter()
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(square, {"x": i / trials}) for i in range(trials)]
-        for future in concurrent.futures.as_completed(futures):
-            future.result()
+        drain(pool, trials)
     return trials / (time.perf_counter() - start)
+
+
+def drain(pool: concurrent.futures.Executor, trials: int) -> None:
+    """Submit ``trials`` trivial calls to ``pool`` and take their results as they finish."""
+    futures = [pool.submit(square, {"x": i / trials}) for i in range(trials)]
+    for future in concurrent.futures.as_completed(futures):
+        future.result()
 
 
 def main() -> None:

@@ -152,9 +152,13 @@ def _drive(experiment, directory: Path, args: argparse.Namespace) -> int:
     if args.max_running is not None and args.max_running < 1:
         raise ConfigError(("--max-running",), f"expected a positive integer, got {args.max_running}")
     backend = _backend(args.backend)
+    dask = _dask_options(args) if backend == "dask" else None
+    if dask is not None and dask.cluster == "runner":  # before the study's lock: only the driver's task goes on
+        from .runtime.dask_engine import join_runner
+
+        dask.runner = join_runner(experiment.compute_classes, dask.interface)
     try:
-        outcome = run_study(experiment, directory, machine, backend=backend, max_running=args.max_running,
-                            dask=_dask_options(args) if backend == "dask" else None)
+        outcome = run_study(experiment, directory, machine, backend=backend, max_running=args.max_running, dask=dask)
     except Interrupted as interruption:
         print(f"stopped by {interruption}; the journal is complete. Continue with: hpo-compss resume {directory}", file=sys.stderr)
         _trace_study(directory, backend)

@@ -26,7 +26,7 @@ import math
 import os
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,11 +60,10 @@ def compss_context() -> str | None:
 
 
 @dataclass(eq=False)
-class _Submitted:
+class _Submitted(inbox.Followed):
     """A trial handed to the runtime, with what is known of its task."""
 
-    trial: Trial
-    cls: ComputeClass
+    cls: ComputeClass = field(kw_only=True)
     future: Any = None
     #: last sign of life (the heartbeat file's time), None until the task has started
     beat: float | None = None
@@ -72,12 +71,6 @@ class _Submitted:
     where: tuple[str, int] | None = None
     #: its task's own group, when tasks can be stopped one by one
     group: str | None = None
-    #: how much of its progress file is read, and its last report
-    read: int = 0
-    last: Report | None = None
-    #: the status it was told to stop with, and when to cancel its task if it has not returned (monotonic)
-    stop: str | None = None
-    stop_by: float = math.inf
 
     def gone(self, now: float, host: str) -> bool:
         """Has its task stopped without reporting: a stale heartbeat, or a dead process on this host?"""
@@ -155,7 +148,7 @@ class CompssEngine:
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         """Hand the trial to the runtime (in sequential mode, run it now)."""
         trial = replace(trial, token=next(self._tokens))
-        entry = _Submitted(trial, cls)
+        entry = _Submitted(trial, cls=cls)
         self.trials[inbox.key_of(trial)] = entry  # first: an interruption cancels it
         memory = f"{cls.memory_gb:g}" if cls.memory_gb else None
         checkpoint = None
@@ -170,10 +163,9 @@ class CompssEngine:
 
     def stop(self, trial: int, status: str) -> None:
         """Tell a running trial's task to stop at its next report (``inbox``); it ends as ``status``."""
-        for key, entry in self.trials.items():
-            if entry.trial.id == trial and entry.stop is None:
-                inbox.request_stop(self.study_dir, key, status)
-                entry.stop, entry.stop_by = status, time.monotonic() + STOP_CANCEL_SECONDS
+        for entry in self.trials.values():
+            if entry.trial.id == trial:
+                entry.ask_to_stop(self.study_dir, status, STOP_CANCEL_SECONDS)
 
     def discard_checkpoint(self, path: str) -> None:
         """Delete a trial's checkpoint folder everywhere the runtime has a version of it."""
@@ -223,7 +215,7 @@ class CompssEngine:
         mail = inbox.collect(self.study_dir)
         reports = [report for key, entry in self.trials.items()
                    if key in mail.outcomes or mail.progress.get(key, 0) > entry.read
-                   for report in self._read_reports(key, entry)]
+                   for report in self._read_reports(entry)]
         finished = [self._finish(key, mail.outcomes[key]) for key in list(self.trials) if key in mail.outcomes]
         for key, beat in mail.running.items():
             entry = self.trials.get(key)
@@ -240,11 +232,9 @@ class CompssEngine:
                 self._wait_on_directory(item.finished.trial.checkpoint_dir)
         return [*reports, *(item.finished for item in finished)]
 
-    def _read_reports(self, key: inbox.Key, entry: _Submitted) -> list[Report]:
-        found, entry.read = inbox.reports(self.study_dir, key, entry.read)
-        reports = [Report(entry.trial.id, entry.trial.attempt, step, value, at) for step, value, at in found]
+    def _read_reports(self, entry: _Submitted) -> list[Report]:
+        reports = entry.new_reports(self.study_dir)
         if reports:
-            entry.last = reports[-1]
             self._news = time.monotonic()
         return reports
 
@@ -256,12 +246,7 @@ class CompssEngine:
             return []
         entry = self.trials[key]
         self._cancel_group(entry.group)
-        at = "" if entry.last is None else f" at step {entry.last.step:g}"
-        outcome = Outcome(entry.stop, f"stopped by the scheduler{at}; its task was cancelled, as it had not returned "
-                                      f"{STOP_CANCEL_SECONDS:g} s later", end=time.time())
-        if entry.last is not None:
-            outcome.value, outcome.step = entry.last.value, entry.last.step
-        return [self._finish(key, outcome).finished]
+        return [self._finish(key, entry.cancelled_outcome(STOP_CANCEL_SECONDS)).finished]
 
     def _lost(self) -> list[Finished]:
         """Learn the fate of a task that is gone, or of the oldest when no trial is seen alive for a while."""

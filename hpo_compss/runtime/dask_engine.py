@@ -28,13 +28,13 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..clock import SYSTEM_CLOCK
 from ..errors import ConfigError
-from ..trial import CANCELLED, FAILED, ComputeClass, Outcome, Report, Trial
+from ..trial import CANCELLED, FAILED, ComputeClass, Outcome, Trial
 from . import inbox
 from .engine import Event, Finished
 from .process import STOP_GRACE
@@ -72,18 +72,14 @@ class DaskOptions:
     job_directives: tuple[str, ...] = ()
     #: the network interface workers and scheduler listen on ("lo" keeps them on loopback)
     interface: str | None = None
+    #: the driver's task's runner (``join_runner``), when the cluster is "runner"
+    runner: Any = None
 
 
 @dataclass(eq=False)
-class _Submitted:
-    trial: Trial
-    cls: ComputeClass
-    future: Any
-    #: how much of its progress file is read, and its last report
-    read: int = 0
-    last: Report | None = None
-    stop: str | None = None
-    stop_by: float = math.inf
+class _Submitted(inbox.Followed):
+    cls: ComputeClass = field(kw_only=True)
+    future: Any = field(default=None, kw_only=True)
 
 
 class DaskEngine:
@@ -119,7 +115,10 @@ class DaskEngine:
 
         dask.config.set({"distributed.scheduler.allowed-failures": 0})  # for the clusters started here
         cluster = None
-        if options.address or options.scheduler_file:
+        if options.runner is not None:
+            cluster = options.runner
+            client = Client(cluster)
+        elif options.address or options.scheduler_file:
             client = Client(options.address, scheduler_file=options.scheduler_file, timeout="30s")
         else:
             cluster = _start_cluster(options, classes)
@@ -176,13 +175,12 @@ class DaskEngine:
         future = self.client.submit(self._run_trial, self.objective, trial, self.study_dir, self.timeout,
                                     self.fresh_process, cls.cpus, cls.gpus, key=f"hpo-trial-{'-'.join(map(str, key))}",
                                     pure=False, retries=0, resources=resources)
-        self.trials[key] = _Submitted(trial, cls, future)
+        self.trials[key] = _Submitted(trial, cls=cls, future=future)
 
     def stop(self, trial: int, status: str) -> None:
-        for key, entry in self.trials.items():
-            if entry.trial.id == trial and entry.stop is None:
-                inbox.request_stop(self.study_dir, key, status)
-                entry.stop, entry.stop_by = status, time.monotonic() + STOP_CANCEL_SECONDS
+        for entry in self.trials.values():
+            if entry.trial.id == trial:
+                entry.ask_to_stop(self.study_dir, status, STOP_CANCEL_SECONDS)
 
     def discard_checkpoint(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)  # (the study folder is on the file system the workers share)
@@ -191,8 +189,10 @@ class DaskEngine:
         self._forget_journaled()
         limit = math.inf if timeout is None else time.monotonic() + timeout
         while self.trials:
-            events: list[Event] = [report for key, entry in self.trials.items() for report in self._read_reports(key, entry)]
-            events += [self._finish(key) for key, entry in list(self.trials.items()) if entry.future.done()]
+            events: list[Event] = [report for entry in self.trials.values() for report in entry.new_reports(self.study_dir)]
+            for key, entry in list(self.trials.items()):
+                if entry.future.done():  # its last reports (written before it returned), then its end
+                    events += [*entry.new_reports(self.study_dir), self._finish(key)]
             events += self._overdue()
             now = time.monotonic()
             if events or now >= limit:
@@ -240,17 +240,9 @@ class DaskEngine:
         workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
         return any("cores" in (w.get("resources") or {}) for w in workers)
 
-    def _read_reports(self, key: inbox.Key, entry: _Submitted) -> list[Report]:
-        found, entry.read = inbox.reports(self.study_dir, key, entry.read)
-        reports = [Report(entry.trial.id, entry.trial.attempt, step, value, at) for step, value, at in found]
-        if reports:
-            entry.last = reports[-1]
-        return reports
-
     def _finish(self, key: inbox.Key) -> Finished:
         """The outcome of a task that is done: what it returned, or why it could not (its worker died)."""
         entry = self.trials.pop(key)
-        self._read_reports(key, entry)
         try:
             outcome = entry.future.result()
         except Exception as error:  # noqa: BLE001 (whatever the task raised is the trial's reason)
@@ -268,12 +260,7 @@ class DaskEngine:
         entry = self.trials.pop(key)
         entry.future.cancel()
         self._journaled.append(key)
-        at = "" if entry.last is None else f" at step {entry.last.step:g}"
-        outcome = Outcome(entry.stop or CANCELLED, f"stopped by the scheduler{at}; its task was cancelled, as it had not "
-                                                   f"returned {STOP_CANCEL_SECONDS:g} s later", end=time.time())
-        if entry.last is not None:
-            outcome.value, outcome.step = entry.last.value, entry.last.step
-        return [Finished(entry.trial, outcome, Assignment(entry.cls, (), ()))]
+        return [Finished(entry.trial, entry.cancelled_outcome(STOP_CANCEL_SECONDS), Assignment(entry.cls, (), ()))]
 
     def _forget_journaled(self) -> None:
         for key in self._journaled:
@@ -322,13 +309,6 @@ def _start_cluster(options: DaskOptions, classes: list[ComputeClass]) -> Any:
     gpus = max(c.gpus for c in classes)
     resources = {"cores": cores, **({"GPU": gpus} if gpus else {})}
     listen = {"interface": options.interface} if options.interface else {}
-    if options.cluster == "runner":
-        from dask_jobqueue.slurm import SLURMRunner
-
-        runner = SLURMRunner(scheduler_options={"dashboard_address": None, **listen},
-                             worker_options={"nthreads": max(1, cores), "resources": resources, **listen})
-        runner.__enter__()  # the scheduler's and the workers' ranks serve here until the driver's rank is done
-        return runner
     if options.cluster == "slurm":
         from dask_jobqueue import SLURMCluster
 
@@ -347,6 +327,25 @@ def _start_cluster(options: DaskOptions, classes: list[ComputeClass]) -> Any:
     workers = options.workers or max(1, len(os.sched_getaffinity(0)) // cores)
     return LocalCluster(n_workers=workers, threads_per_worker=max(1, cores), processes=True, resources=resources,
                         dashboard_address=None, host="127.0.0.1")
+
+
+def join_runner(classes: list[ComputeClass], interface: str | None = None) -> Any:
+    """Under ``srun``: dask-jobqueue's SLURM runner. Task 0 becomes the scheduler and tasks 2 and on
+    workers (each holding the cores its task holds, ``SLURM_CPUS_PER_TASK``); they serve here until the
+    study ends, then their process exits. Only task 1, the driver, returns: the runner, as its cluster."""
+    from dask_jobqueue.slurm import SLURMRunner
+
+    cores = max([c.cpus for c in classes] + [int(os.environ.get("SLURM_CPUS_PER_TASK") or 0)])
+    gpus = max(c.gpus for c in classes)
+    listen = {"interface": interface} if interface else {}
+    runner = SLURMRunner(scheduler_options={"dashboard_address": None, **listen},
+                         worker_options={"nthreads": cores, "resources": {"cores": cores, **({"GPU": gpus} if gpus else {})},
+                                         **listen})
+    try:
+        runner.__enter__()
+    except KeyboardInterrupt:  # how the runner ends a scheduler's or a worker's task once the study is over
+        raise SystemExit(0) from None
+    return runner
 
 
 def _lifetime(walltime: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from ..trial import Outcome, Trial
@@ -25,12 +26,24 @@ from .supervisor import supervise
 def run_trial(objective: str, trial: Trial, study_dir: str, timeout: float | None, fresh_process: bool,
               cpus: int, gpus: int) -> Outcome:
     """Run ``trial`` on ``cpus`` cores and ``gpus`` GPUs of this node; its outcome (also left in the inbox)."""
-    held = _Held(_hold(sorted(os.sched_getaffinity(0)), cpus, "core"), _hold(_worker_gpus(), gpus, "gpu"))
+    last = _last.get(threading.get_ident(), {})
+    held = _Held(_hold(_first(sorted(os.sched_getaffinity(0)), last.get("core", [])), cpus, "core"),
+                 _hold(_first(_worker_gpus(), last.get("gpu", [])), gpus, "gpu"))
+    _last[threading.get_ident()] = {"core": held.ids("core"), "gpu": held.ids("gpu")}
     try:
         placed = TrialResources(tuple(int(c) for c in held.ids("core")), tuple(held.ids("gpu")), max(1, cpus), "dask")
         return supervise(objective, trial, study_dir, timeout, fresh_process, placed, watch_stop=True)
     finally:
         held.release()
+
+
+#: the cores and GPUs each thread of this worker held last: tried first, so that its kept child
+#: process (pinned to them) serves its next trial too
+_last: dict[int, dict[str, list[str]]] = {}
+
+
+def _first(ids: list, preferred: list[str]) -> list:
+    return sorted(ids, key=lambda i: str(i) not in preferred)
 
 
 @dataclass

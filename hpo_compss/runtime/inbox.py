@@ -15,12 +15,13 @@ status, PRUNED or PAUSED), which the trial's task reads after its next report.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..trial import Outcome, Trial
+from ..trial import Outcome, Report, Trial
 
 FOLDER = "inbox"
 #: how often a running trial's task refreshes its heartbeat
@@ -31,6 +32,41 @@ Key = tuple[int, int, str]  # (trial, attempt, token)
 
 def key_of(trial: Trial) -> Key:
     return trial.id, trial.attempt, trial.token
+
+
+@dataclass(eq=False)
+class Followed:
+    """A trial whose task reports and is stopped through the inbox (COMPSs, Dask): how much of its progress
+    file is read, its last report, and the stop it was told."""
+
+    trial: Trial
+    read: int = 0
+    last: Report | None = None
+    stop: str | None = None
+    #: when to cancel its task if it has not returned since it was told to stop (monotonic)
+    stop_by: float = math.inf
+
+    def new_reports(self, study_dir: str | Path) -> list[Report]:
+        found, self.read = reports(study_dir, key_of(self.trial), self.read)
+        new = [Report(self.trial.id, self.trial.attempt, step, value, at) for step, value, at in found]
+        if new:
+            self.last = new[-1]
+        return new
+
+    def ask_to_stop(self, study_dir: str | Path, status: str, cancel_after: float) -> None:
+        """Tell its task to stop at the trial's next report (once); it ends as ``status``."""
+        if self.stop is None:
+            request_stop(study_dir, key_of(self.trial), status)
+            self.stop, self.stop_by = status, time.monotonic() + cancel_after
+
+    def cancelled_outcome(self, seconds: float) -> Outcome:
+        """How it ends when its task, told to stop, had not returned ``seconds`` later: as told, at its last report."""
+        at = "" if self.last is None else f" at step {self.last.step:g}"
+        outcome = Outcome(self.stop or "cancelled", f"stopped by the scheduler{at}; its task was cancelled, as it had "
+                                                    f"not returned {seconds:g} s later", end=time.time())
+        if self.last is not None:
+            outcome.value, outcome.step = self.last.value, self.last.step
+        return outcome
 
 
 def _path(study_dir: str | Path, key: Key, suffix: str) -> str:
