@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, cli, journal, objective, slurm_problem, trial_records, write_experiment
+from test_schedulers import asha_study, check_asha_journal, check_promotion_journal, promotion_study
 
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
 
@@ -134,3 +135,33 @@ def test_on_slurm_workers_are_jobs_trials_spread_over_nodes_a_cancelled_job_lose
     while subprocess.run(["squeue", "-h", "-n", "dask-worker"], capture_output=True, text=True).stdout.strip():
         assert time.monotonic() < deadline, "worker jobs outlived the study"
         time.sleep(0.5)
+
+
+def test_on_dask_reports_reach_the_driver_and_asha_stops_running_trials_through_the_inbox(tmp_path):
+    """The multi-fidelity scheduler's per-trial stop reaches trials running in Dask workers."""
+    study = tmp_path / "study"
+    done = cli("run", str(asha_study(tmp_path, pause=0.05)), "--study-dir", str(study), *DASK)
+    assert done.returncode == 0, done.stderr
+    check_asha_journal(journal(study), stops_may_cross_ends=True)
+    assert not list((study / "inbox").iterdir())  # every progress and stop file retired once journaled
+
+
+def test_on_dask_a_promoted_trial_goes_on_from_its_checkpoint_on_whichever_worker_is_free(tmp_path):
+    study = tmp_path / "study"
+    done = cli("run", str(promotion_study(tmp_path)), "--study-dir", str(study), *DASK)
+    assert done.returncode == 0, done.stderr
+    check_promotion_journal(study)
+
+
+def test_a_study_joins_the_cluster_a_scheduler_file_names(tmp_path):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, resources={"cores": 1}, processes=True,
+                      dashboard_address=None, host="127.0.0.1") as cluster, Client(cluster) as client:
+        client.write_scheduler_file(str(tmp_path / "scheduler.json"))
+        study = tmp_path / "study"
+        done = cli("run", str(experiment(tmp_path, "joined", 6)), "--study-dir", str(study), "--backend", "dask",
+                   "--scheduler-file", str(tmp_path / "scheduler.json"), timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert len(client.scheduler_info()["workers"]) == 2  # the study left the cluster it joined running
+    assert sorted(r["trial"] for r in trial_records(study, "complete")) == list(range(6))
