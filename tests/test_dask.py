@@ -165,3 +165,20 @@ def test_a_study_joins_the_cluster_a_scheduler_file_names(tmp_path):
         assert done.returncode == 0, done.stderr
         assert len(client.scheduler_info()["workers"]) == 2  # the study left the cluster it joined running
     assert sorted(r["trial"] for r in trial_records(study, "complete")) == list(range(6))
+
+
+@pytest.mark.skipif(slurm_problem() is not None, reason=str(slurm_problem()))
+def test_inside_an_allocation_the_runner_makes_one_task_the_scheduler_one_the_driver_and_the_rest_workers(tmp_path):
+    study = tmp_path / "study"
+    job = subprocess.run(
+        ["sbatch", "--parsable", "--ntasks=4", "--cpus-per-task=1", f"--chdir={tmp_path}", f"--output={tmp_path}/job.out",
+         f"--export=ALL,HPO_COMPSS_VENV={sys.prefix}", str(ROOT / "jobs" / "sbatch-dask.sh"),
+         str(experiment(tmp_path, "runner", 8)), "--study-dir", str(study), "--dask-interface", "lo"],
+        capture_output=True, text=True, check=True).stdout.strip().split(";")[0]
+    deadline = time.monotonic() + 240
+    while subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()[-3000:]
+        time.sleep(0.5)
+    state = subprocess.run(["sacct", "-n", "-X", "-j", job, "-o", "State"], capture_output=True, text=True).stdout
+    assert sorted(r["trial"] for r in trial_records(study, "complete")) == list(range(8)), (tmp_path / "job.out").read_text()[-3000:]
+    assert journal(study)[0]["backend"] == "dask" and ("COMPLETED" in state or not state.strip())
