@@ -37,6 +37,7 @@ from ..errors import ConfigError
 from ..trial import CANCELLED, FAILED, ComputeClass, Outcome, Trial
 from . import inbox
 from .engine import Event, Finished
+from .local import prefetch_depth, remember_duration
 from .process import STOP_GRACE
 from .resources import Assignment
 
@@ -103,6 +104,8 @@ class DaskEngine:
         self._tokens = (f"{uuid.uuid4().hex[:8]}{n}" for n in itertools.count())
         self._journaled: list[inbox.Key] = []
         self._counted = -math.inf
+        #: each class's trials' moving average duration (s)
+        self.durations: dict[str, float] = {}
         self.capacity = self._capacities()
 
     # -- the cluster ----------------------------------------------------------------------------------
@@ -163,10 +166,14 @@ class DaskEngine:
         return len(self.trials)
 
     def free_class(self) -> ComputeClass | None:
+        """A class with a free slot, or (trials that are short) room in the queue the scheduler keeps for
+        a busy one, so a slot does not idle for the round trip of the next submission."""
         if time.monotonic() - self._counted > RECOUNT_SECONDS:
             self.capacity = self._capacities()
         return next((cls for cls in self.classes
-                     if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]), None)
+                     if sum(t.cls is cls for t in self.trials.values())
+                     < self.capacity[cls.name] * (1 + prefetch_depth(self.durations.get(cls.name), self.fresh_process))),
+                    None)
 
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         trial = replace(trial, token=next(self._tokens))
@@ -249,6 +256,8 @@ class DaskEngine:
             outcome = _lost(error)
             outcome.host = inbox.announcement(self.study_dir, key).get("host")  # where it was lost, if it started
         entry.future.release()  # journaled next: the cluster must not run it again
+        if outcome.start is not None and outcome.end is not None:
+            remember_duration(self.durations, entry.cls, outcome)
         self._journaled.append(key)
         return Finished(entry.trial, outcome, Assignment(entry.cls, tuple(outcome.cores or ()), tuple(outcome.gpus or ())))
 

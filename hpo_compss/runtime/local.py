@@ -72,6 +72,21 @@ class _Worker:
     stop_deadline: float = float("inf")
 
 
+def prefetch_depth(average: float | None, fresh_process: bool) -> int:
+    """How many trials to queue ahead at a busy slot, for trials of this average duration: none unless they
+    are short (the round trip to start one would idle the slot), then about ``QUEUED_WORK`` seconds' worth."""
+    if fresh_process or average is None or average >= PREFETCH_BELOW:
+        return 0
+    return min(MAX_QUEUED, max(1, int(QUEUED_WORK / max(average, 1e-6))))
+
+
+def remember_duration(durations: dict[str, float], cls: ComputeClass, outcome: Outcome) -> None:
+    """Fold a trial's duration into its class's moving average (``prefetch_depth`` reads it)."""
+    duration = (outcome.end or 0.0) - (outcome.start or 0.0)
+    previous = durations.get(cls.name)
+    durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
+
+
 class LocalEngine:
     """Runs trials on this machine's cores and GPUs; see the module docstring."""
 
@@ -215,16 +230,8 @@ class LocalEngine:
         return set(assignment.cores) <= self.pool.free_cores and set(assignment.gpus) <= self.pool.free_gpus
 
     def _can_queue(self, worker: _Worker) -> bool:
-        average = self.durations.get(worker.assignment.cls.name)
-        if worker.trial is None or self.fresh_process or average is None or average >= PREFETCH_BELOW:
-            return False
-        depth = min(MAX_QUEUED, max(1, int(QUEUED_WORK / max(average, 1e-6))))
-        return len(worker.queued) < depth
-
-    def _learn(self, cls: ComputeClass, outcome: Outcome) -> None:
-        duration = (outcome.end or 0.0) - (outcome.start or 0.0)
-        previous = self.durations.get(cls.name)
-        self.durations[cls.name] = duration if previous is None else 0.8 * previous + 0.2 * duration
+        return worker.trial is not None and len(worker.queued) < prefetch_depth(
+            self.durations.get(worker.assignment.cls.name), self.fresh_process)
 
     def _read(self, worker: _Worker, finished: list[Event]) -> bool:
         """Take the messages the worker has sent so far; True when its channel has closed."""
@@ -240,7 +247,7 @@ class LocalEngine:
                 worker.last = Report(worker.trial.id, worker.trial.attempt, *body)
                 finished.append(worker.last)
             else:
-                self._learn(worker.assignment.cls, body)
+                remember_duration(self.durations, worker.assignment.cls, body)
                 finished.append(self._done(worker, body))
         return False
 
