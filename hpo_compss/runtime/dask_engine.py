@@ -43,6 +43,8 @@ from .resources import Assignment
 
 #: how long ``wait`` blocks on the futures at a time, between looks at the inbox for reports
 POLL_SECONDS = 0.2
+#: a worker that dies under a task fails it at once (Dask's default, 3, lets one trial kill three workers)
+ALLOWED_FAILURES = {"distributed.scheduler.allowed-failures": 0}
 #: how often the workers are counted again (each class's capacity)
 RECOUNT_SECONDS = 2.0
 #: after telling the running trials to stop (``cancel``), how long to wait for them to return
@@ -106,7 +108,7 @@ class DaskEngine:
         self._counted = -math.inf
         #: each class's trials' moving average duration (s)
         self.durations: dict[str, float] = {}
-        self.capacity = self._capacities()
+        self.capacity = self._capacities(refuse=True)
 
     # -- the cluster ----------------------------------------------------------------------------------
     @classmethod
@@ -116,7 +118,7 @@ class DaskEngine:
         import dask
         from distributed import Client
 
-        dask.config.set({"distributed.scheduler.allowed-failures": 0})  # for the clusters started here
+        dask.config.set(ALLOWED_FAILURES)  # for the clusters started here
         cluster = None
         if options.runner is not None:
             cluster = options.runner
@@ -136,16 +138,18 @@ class DaskEngine:
                 cluster.close()
             raise
 
-    def _capacities(self) -> dict[str, int]:
+    def _capacities(self, refuse: bool = False) -> dict[str, int]:
         """Trials of each class the workers hold at once (at least one, while workers are still to come, as
-        SLURM jobs do); a class no worker holds is refused. Counted again every ``RECOUNT_SECONDS``: workers
-        come and go."""
+        SLURM jobs do); with ``refuse`` (at the start), a class no worker holds is refused. Counted again
+        every ``RECOUNT_SECONDS``: workers come and go, and a class whose workers left waits for others."""
         self._counted = time.monotonic()
         workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        #: do the workers declare our resources (a cluster we start does; one we join may not)?
+        self.declared = self.cluster is not None or any("cores" in (w.get("resources") or {}) for w in workers)
         capacity = {}
         for cls in self.classes:
             fits = sum(_slots(cls, worker) for worker in workers)
-            if workers and fits == 0 and (cls.cpus > 1 or cls.gpus):
+            if refuse and workers and fits == 0 and (cls.cpus > 1 or cls.gpus):
                 offered = "; ".join(sorted({_describe(worker) for worker in workers}))
                 raise ConfigError(("compute_classes", cls.name),
                                   f"needs {cls.cpus} core(s) and {cls.gpus} GPU(s), which no Dask worker has "
@@ -178,7 +182,7 @@ class DaskEngine:
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         trial = replace(trial, token=next(self._tokens))
         key = inbox.key_of(trial)
-        resources = {"cores": cls.cpus, **({"GPU": cls.gpus} if cls.gpus else {})} if self._declared() else None
+        resources = {"cores": cls.cpus, **({"GPU": cls.gpus} if cls.gpus else {})} if self.declared else None
         future = self.client.submit(self._run_trial, self.objective, trial, self.study_dir, self.timeout,
                                     self.fresh_process, cls.cpus, cls.gpus, key=f"hpo-trial-{'-'.join(map(str, key))}",
                                     pure=False, retries=0, resources=resources)
@@ -242,11 +246,6 @@ class DaskEngine:
         self.close()
 
     # -- inside ---------------------------------------------------------------------------------------
-    def _declared(self) -> bool:
-        """Do the workers declare our resources (a cluster we started does; one we join may not)?"""
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
-        return any("cores" in (w.get("resources") or {}) for w in workers)
-
     def _finish(self, key: inbox.Key) -> Finished:
         """The outcome of a task that is done: what it returned, or why it could not (its worker died)."""
         entry = self.trials.pop(key)
@@ -342,8 +341,10 @@ def join_runner(classes: list[ComputeClass], interface: str | None = None) -> An
     """Under ``srun``: dask-jobqueue's SLURM runner. Task 0 becomes the scheduler and tasks 2 and on
     workers (each holding the cores its task holds, ``SLURM_CPUS_PER_TASK``); they serve here until the
     study ends, then their process exits. Only task 1, the driver, returns: the runner, as its cluster."""
+    import dask
     from dask_jobqueue.slurm import SLURMRunner
 
+    dask.config.set(ALLOWED_FAILURES)  # (every task runs this: the scheduler's among them)
     cores = max([c.cpus for c in classes] + [int(os.environ.get("SLURM_CPUS_PER_TASK") or 0)])
     gpus = max(c.gpus for c in classes)
     listen = {"interface": interface} if interface else {}
