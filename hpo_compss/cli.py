@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -183,6 +184,10 @@ def _dask_options(args: argparse.Namespace):
                         ("--dask-job-cores", args.dask_job_cores)):
         if value is not None and value < 1:
             raise ConfigError((flag,), f"expected a positive integer, got {value}")
+    if args.scheduler_file and not os.path.isfile(args.scheduler_file):
+        raise ConfigError(("--scheduler-file",), f"no such file: {args.scheduler_file} (a scheduler writes it as it starts)")
+    if not re.fullmatch(r"(\d+-)?\d+(:\d\d){0,2}", args.dask_walltime):
+        raise ConfigError(("--dask-walltime",), f"expected a SLURM time such as 01:00:00 or 1-12:00:00, got {args.dask_walltime!r}")
     return DaskOptions(args.scheduler_address, args.scheduler_file, args.dask_workers, args.dask_cluster, args.dask_jobs,
                        args.dask_job_cores, args.dask_walltime, tuple(args.dask_job_directive), args.dask_interface)
 
@@ -287,6 +292,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     for folder in args.study_dirs:
         load_study(folder, check=False)
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(("--port",), f"expected a port from 0 (any free one) to 65535, got {args.port}")
     serve(args.study_dirs, port=args.port, socket_path=args.socket)
     return 0
 

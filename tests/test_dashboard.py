@@ -303,3 +303,11 @@ def test_in_a_browser_the_html_report_opens_from_a_file_with_no_network(tmp_path
     assert chromium.run("return document.querySelectorAll('.uplot').length") == 2
     shot(chromium, tmp_path, "report.png")
     assert chromium.run("return problems") == []
+
+
+@pytest.mark.parametrize("flags, key", [(("--port", "99999"), "--port"), (("--port", "-1"), "--port"),
+                                        (("--socket", "/nonexistent/folder/dash.sock"), "--socket")])
+def test_serve_refuses_a_port_or_socket_it_cannot_listen_on_in_one_line(tmp_path, flags, key):
+    study = finished_study(tmp_path, 2)
+    done = cli("serve", str(study), *flags, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {key}:"), done.stderr

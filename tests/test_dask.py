@@ -182,3 +182,22 @@ def test_inside_an_allocation_the_runner_makes_one_task_the_scheduler_one_the_dr
     state = subprocess.run(["sacct", "-n", "-X", "-j", job, "-o", "State"], capture_output=True, text=True).stdout
     assert sorted(r["trial"] for r in trial_records(study, "complete")) == list(range(8)), (tmp_path / "job.out").read_text()[-3000:]
     assert journal(study)[0]["backend"] == "dask" and ("COMPLETED" in state or not state.strip())
+
+
+@pytest.mark.parametrize("flags, key", [
+    (("--scheduler-address", "tcp://127.0.0.1:1"), "--scheduler-address"),
+    (("--scheduler-file", "/nonexistent/scheduler.json"), "--scheduler-file"),
+    (("--dask-cluster", "slurm", "--dask-walltime", "soon"), "--dask-walltime"),
+    (("--dask-workers", "0"), "--dask-workers")])
+def test_a_dask_option_that_cannot_work_is_refused_in_one_line(tmp_path, flags, key):
+    done = cli("run", str(experiment(tmp_path, "bad", 2)), "--study-dir", str(tmp_path / "study"), "--backend", "dask",
+               *flags, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {key}:"), done.stderr
+
+
+def test_workers_as_slurm_jobs_need_sbatch_and_say_so_in_one_line(tmp_path):
+    path = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # this Python, no SLURM
+    done = cli("run", str(experiment(tmp_path, "nosbatch", 2)), "--study-dir", str(tmp_path / "study"), "--backend",
+               "dask", "--dask-cluster", "slurm", timeout=120, env=path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: --dask-cluster: slurm submits worker jobs with sbatch, which is not on PATH")

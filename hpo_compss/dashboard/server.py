@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from ..errors import ConfigError
 from .page import render_page
 from .view import StudyView
 
@@ -164,7 +165,11 @@ def serve(directories: Sequence[str | Path], port: int = 0, socket_path: Path | 
           say: Callable[[str], None] = print) -> None:
     """Serve until interrupted."""
     dashboard = Dashboard(directories)
-    server = make_server(dashboard, port=port, socket_path=socket_path)
+    try:
+        server = make_server(dashboard, port=port, socket_path=socket_path)
+    except (OSError, OverflowError) as error:
+        where = ("--socket", str(socket_path)) if socket_path is not None else ("--port", f"127.0.0.1:{port}")
+        raise ConfigError((where[0],), f"cannot listen on {where[1]}: {error.strerror or error}") from None
     threading.Thread(target=dashboard.warm, daemon=True).start()
     for line in how_to_reach(dashboard, server):
         say(line)

@@ -45,6 +45,8 @@ from .resources import Assignment
 POLL_SECONDS = 0.2
 #: a worker that dies under a task fails it at once (Dask's default, 3, lets one trial kill three workers)
 ALLOWED_FAILURES = {"distributed.scheduler.allowed-failures": 0}
+#: how long to try to reach a scheduler to join
+CONNECT_SECONDS = 10
 #: how often the workers are counted again (each class's capacity)
 RECOUNT_SECONDS = 2.0
 #: after telling the running trials to stop (``cancel``), how long to wait for them to return
@@ -124,7 +126,12 @@ class DaskEngine:
             cluster = options.runner
             client = Client(cluster)
         elif options.address or options.scheduler_file:
-            client = Client(options.address, scheduler_file=options.scheduler_file, timeout="30s")
+            flag, where = ("--scheduler-address", options.address) if options.address else ("--scheduler-file",
+                                                                                               options.scheduler_file)
+            try:
+                client = Client(options.address, scheduler_file=options.scheduler_file, timeout=f"{CONNECT_SECONDS}s")
+            except (OSError, TimeoutError) as error:
+                raise ConfigError((flag,), f"cannot reach the Dask scheduler of {where} in {CONNECT_SECONDS} s: {error}") from None
         else:
             cluster = _start_cluster(options, classes)
             client = Client(cluster)
@@ -319,6 +326,10 @@ def _start_cluster(options: DaskOptions, classes: list[ComputeClass]) -> Any:
     listen = {"interface": options.interface} if options.interface else {}
     if options.cluster == "slurm":
         from dask_jobqueue import SLURMCluster
+
+        if shutil.which("sbatch") is None:  # (else its jobs would fail in the background, and the study wait)
+            raise ConfigError(("--dask-cluster",), "slurm submits worker jobs with sbatch, which is not on PATH here: "
+                                                   "run on a login node of the cluster, or use --dask-cluster local")
 
         memory = max((c.memory_gb or 0) for c in classes)
         cluster = SLURMCluster(
