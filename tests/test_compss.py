@@ -368,7 +368,12 @@ def test_on_compss_a_stopped_trial_whose_task_hangs_is_cancelled_alone_and_recor
     assert "its task was cancelled, as it had not returned 30.5 s later" in hung["reason"]
     cancelled = [line for line in standin_log(tmp_path, "api") if line["name"] == "compss_cancel_group"]
     assert [line["group"].split("-")[-2] for line in cancelled] == ["3"]  # its own group, nothing else
-    assert sorted(r["trial"] for r in trial_records(study, "complete")) == [0, 1, 2]
+    ended = {r["trial"]: r for r in trial_records(study) if r["status"] != "running"}
+    # the others ran on: 0 and 1 complete; 2, which ASHA stops at rung 1, completes or is pruned as its stop
+    # reaches it (a stop takes a poll of the inbox to arrive), never cancelled with 3
+    assert ended[0]["status"] == ended[1]["status"] == "complete"
+    assert ended[2]["status"] == "complete" or (ended[2]["status"] == "pruned"
+                                                and ended[2]["reason"].startswith("stopped by the scheduler at step"))
 
 
 def test_on_compss_each_rung_is_a_task_with_the_checkpoint_folder_as_directory_inout(tmp_path):
