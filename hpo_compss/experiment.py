@@ -62,7 +62,7 @@ class Experiment:
         return make_searcher(self.algorithm, self.space, self.seed, self.mode, self.trials)
 
     def scheduler(self) -> Scheduler:
-        return make_scheduler(self.scheduling, self.mode)
+        return make_scheduler(self.scheduling, self.mode, self.space, self.compute_classes)
 
     def reached_target(self, value: float) -> bool:
         return self.target is not None and (value <= self.target if self.mode == "min" else value >= self.target)
@@ -174,9 +174,10 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         raise ConfigError(("stop",), f"expected an object like {{\"target\": 0.02}}, got {stop!r}")
     _no_unknown(stop, ("stop",), {"target", "patience", "first_failures"})
     scheduling = data.get("scheduler", "fifo")
-    scheduler = make_scheduler(scheduling, mode)
+    compute_classes = _compute_classes(data.get("compute_classes", {"cpu": {"cpus": 1}}))
+    scheduler = make_scheduler(scheduling, mode, space, compute_classes)
     repeats = read_integer(data, ("repeats",), 1, 1, 1000)
-    if scheduler.name != "fifo" and repeats > 1:
+    if scheduler.stops_trials and repeats > 1:
         raise ConfigError(("repeats",), f"expected 1 with the {scheduler.name} scheduler, which judges each trial "
                                         f"on its own reports (a config's repeats would be stopped apart), got {repeats}")
 
@@ -184,7 +185,7 @@ def parse_experiment(data: Any, default_name: str = "study", base_dir: str | os.
         name=name, objective=objective, space=space, algorithm=algorithm, trials=trials, metric=metric, mode=mode,
         seconds=read_number(budget, ("budget", "seconds"), None, 1e-3, 1e9),
         seed=seed, repeats=repeats, scheduling=scheduler.to_json(),
-        compute_classes=_compute_classes(data.get("compute_classes", {"cpu": {"cpus": 1}})),
+        compute_classes=compute_classes,
         retries=read_integer(data, ("retries",), 0, 0, 100),
         timeout=read_number(data, ("timeout",), None, 1e-3, 1e9),
         target=read_number(stop, ("stop", "target"), None),
@@ -287,11 +288,12 @@ def _compute_classes(data: Any) -> list[ComputeClass]:
             raise ConfigError(here, "expected a class name of letters, digits, '.', '_' or '-'")
         if not isinstance(body, dict):
             raise ConfigError(here, f"expected an object like {{\"cpus\": 4, \"gpus\": 1}}, got {body!r}")
-        _no_unknown(body, here, {"cpus", "gpus", "memory_gb", "max_tasks"})
+        _no_unknown(body, here, {"cpus", "gpus", "memory_gb", "max_tasks", "speed"})
         classes.append(ComputeClass(
             name, cpus=read_integer(body, here + ("cpus",), 1, 1, 4096), gpus=read_integer(body, here + ("gpus",), 0, 0, 1024),
             memory_gb=read_number(body, here + ("memory_gb",), None, 1e-3, 1e6),
-            max_tasks=read_integer(body, here + ("max_tasks",), None, 1, 1_000_000)))
+            max_tasks=read_integer(body, here + ("max_tasks",), None, 1, 1_000_000),
+            speed=read_number(body, here + ("speed",), None, 1e-6, 1e6)))
     return classes
 
 

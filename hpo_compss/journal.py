@@ -60,7 +60,7 @@ def problem_with(record: object) -> str | None:
     if not isinstance(record, dict):
         return "not a JSON object"
     if "study" in record:
-        return None if record["study"] in ("started", "stopped") else f"unknown study event {record['study']!r}"
+        return None if record["study"] in ("started", "stopped", "assigned") else f"unknown study event {record['study']!r}"
     if "progress" in record:
         return _report_problem(record)
     for key in ("trial", "config_id", "repeat", "attempt"):

@@ -19,13 +19,15 @@ class ComputeClass:
     gpus: int = 0
     memory_gb: float | None = None
     max_tasks: int | None = None
+    #: how fast it runs trials, relative to the other classes (None: as fast as its cores say), until
+    #: the trials' durations say otherwise
+    speed: float | None = None
 
     def to_json(self) -> dict:
         body: dict[str, Any] = {"cpus": self.cpus, "gpus": self.gpus}
-        if self.memory_gb is not None:
-            body["memory_gb"] = self.memory_gb
-        if self.max_tasks is not None:
-            body["max_tasks"] = self.max_tasks
+        for key in ("memory_gb", "max_tasks", "speed"):
+            if getattr(self, key) is not None:
+                body[key] = getattr(self, key)
         return body
 
 

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hpo_compss"
 #: bottom first; "__init__" is the package's lazy public face, which imports nothing at load time
 LAYERS = [
     ["__init__", "errors"],
-    ["trial", "clock"],
+    ["trial", "clock", "gaussian_process"],
     ["space"],
     ["search", "schedule"],
     ["runtime"],

@@ -273,3 +273,10 @@ def watched(config: dict) -> float:
     if config["x"] > 0.85:
         raise ValueError(f"diverged at x={config['x']:.3f}")
     return (config["x"] - 0.3) ** 2 + config["y"] ** 2
+
+
+def allocate(config: dict) -> float:
+    """Holds ``config["mb"]`` megabytes at once (a model too large for a small node), then returns that size."""
+    block = bytearray(config["mb"] * 2**20)
+    block[::4096] = b"\x01" * len(block[::4096])
+    return float(config["mb"])

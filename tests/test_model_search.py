@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from hpo_compss.search import Background, Suggestion, make_searcher
 from hpo_compss.search.acquisition import log_expected_improvement, log_expected_improvement_gradient, log_h
-from hpo_compss.search.gp_model import GaussianProcess, transform_targets
+from hpo_compss.gaussian_process import GaussianProcess, transform_targets
 from hpo_compss.space import space_from_json
 
 BRANIN = {"x1": {"uniform": [-5, 10]}, "x2": {"uniform": [0, 15]}}
@@ -236,7 +236,7 @@ def test_background_does_not_block_the_caller():
         adaptive = True
         batch = 0
 
-        def ask(self, config_id, budget=None):
+        def ask(self, config_id, budget=None, subspace=None):
             time.sleep(0.3)
             return config_id
 

@@ -23,7 +23,7 @@ class SlowSearch(ExplicitSearch):
     name = "slow"
     adaptive = True
 
-    def ask(self, config_id, budget=None):
+    def ask(self, config_id, budget=None, subspace=None):
         if config_id >= 2:
             time.sleep(1.0)
         return super().ask(config_id, budget)

@@ -325,11 +325,17 @@ def _parallel(out: Path, metric: str, mode: str, candidates: list[Column], done:
 def _timeline(out: Path, timed: list[dict], origin: float) -> dict[str, str]:
     rows = sorted({(t.get("host", "?"), c) for t in timed for c in (t.get("cores") or [-1])})
     index = {row: i for i, row in enumerate(rows)}
-    bars = [(index[(t.get("host", "?"), c)], t["start"] - origin, t["end"] - origin, t.get("class", "trial"),
+    placed = len({t.get("class") for t in timed}) > 1 and any(t.get("subspace") for t in timed)
+
+    def category(t: dict) -> str:  # with several classes and sub-spaces: which sub-space ran on which class
+        return f"{t.get('class', 'trial')}: {t['subspace']}" if placed and t.get("subspace") else t.get("class", "trial")
+
+    bars = [(index[(t.get("host", "?"), c)], t["start"] - origin, t["end"] - origin, category(t),
              t["status"] == "failed") for t in timed for c in (t.get("cores") or [-1])]
     labels = [f"{host} core {core}" if core >= 0 else host for host, core in rows]
     plots.timeline(out / "timeline.png", f"trials on {len(rows)} cores: one bar per attempt", labels, bars)
-    return {"timeline.png": "worker timeline: one row per host and core, one bar per attempt, failures hatched red"}
+    return {"timeline.png": "worker timeline: one row per host and core, one bar per attempt, coloured by class"
+                            + (" and sub-space" if placed else "") + ", failures hatched red"}
 
 
 def _throughput(trials: list[dict], seconds: float) -> dict[str, dict[str, float]]:

@@ -139,11 +139,10 @@ class CompssEngine:
     def running(self) -> int:
         return len(self.trials)
 
-    def free_class(self) -> ComputeClass | None:
+    def free_classes(self) -> list[ComputeClass]:
         if self.running >= self.max_running:
-            return None
-        return next((cls for cls in self.classes
-                     if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]), None)
+            return []
+        return [cls for cls in self.classes if sum(t.cls is cls for t in self.trials.values()) < self.capacity[cls.name]]
 
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         """Hand the trial to the runtime (in sequential mode, run it now)."""

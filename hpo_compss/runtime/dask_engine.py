@@ -176,15 +176,14 @@ class DaskEngine:
     def running(self) -> int:
         return len(self.trials)
 
-    def free_class(self) -> ComputeClass | None:
-        """A class with a free slot, or (trials that are short) room in the queue the scheduler keeps for
-        a busy one, so a slot does not idle for the round trip of the next submission."""
+    def free_classes(self) -> list[ComputeClass]:
+        """The classes with a free slot, or (trials that are short) room in the queue the scheduler keeps
+        for a busy one, so a slot does not idle for the round trip of the next submission."""
         if time.monotonic() - self._counted > RECOUNT_SECONDS:
             self.capacity = self._capacities()
-        return next((cls for cls in self.classes
-                     if sum(t.cls is cls for t in self.trials.values())
-                     < self.capacity[cls.name] * (1 + prefetch_depth(self.durations.get(cls.name), self.fresh_process))),
-                    None)
+        return [cls for cls in self.classes
+                if sum(t.cls is cls for t in self.trials.values())
+                < self.capacity[cls.name] * (1 + prefetch_depth(self.durations.get(cls.name), self.fresh_process))]
 
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         trial = replace(trial, token=next(self._tokens))

@@ -40,11 +40,11 @@ class Engine(Protocol):
     def describe(self) -> str:
         """Where trials run, for the start-up line."""
 
-    def free_class(self) -> ComputeClass | None:
-        """A class with room for one more trial now, or None."""
+    def free_classes(self) -> list[ComputeClass]:
+        """The classes with room for one more trial now, in declared order (the driver picks among them)."""
 
     def submit(self, trial: Trial, cls: ComputeClass) -> Assignment | None:
-        """Start ``trial`` on a slot of ``cls`` (the caller checked ``free_class``); returns its cores and
+        """Start ``trial`` on a slot of ``cls`` (one of ``free_classes``); returns its cores and
         GPUs when the engine picks them itself (the local engine), None when a runtime places it later."""
 
     def stop(self, trial: int, status: str) -> None:

@@ -120,13 +120,13 @@ class LocalEngine:
     def running(self) -> int:
         return sum((w.trial is not None) + len(w.queued) for w in self.workers)
 
-    def free_class(self) -> ComputeClass | None:
-        """The first class, in declared order, with room for one more trial now (or a place in a queue)."""
-        return next((cls for cls in self.classes if self.pool.fits(cls)), None) or next(
-            (w.assignment.cls for w in self.workers if self._can_queue(w)), None)
+    def free_classes(self) -> list[ComputeClass]:
+        """The classes with room for one more trial now; when none has, those with a place in a queue."""
+        return [cls for cls in self.classes if self.pool.fits(cls)] or [
+            cls for cls in self.classes if any(w.assignment.cls == cls and self._can_queue(w) for w in self.workers)]
 
     def submit(self, trial: Trial, cls: ComputeClass) -> Assignment:
-        """Start ``trial`` on a worker of ``cls``, or queue it at a busy one (the caller checked ``free_class``)."""
+        """Start ``trial`` on a worker of ``cls``, or queue it at a busy one (one of ``free_classes``)."""
         if not self.pool.fits(cls):
             worker = next(w for w in self.workers if w.assignment.cls == cls and self._can_queue(w))
             worker.queued.append(trial)
@@ -324,7 +324,9 @@ class LocalEngine:
         self.workers.remove(worker)
 
     def _spawn(self, assignment: Assignment) -> _Worker:
-        env = worker_environment(assignment.cls.cpus, assignment.gpus, assignment.cores, self.fresh_process)
+        cls = assignment.cls  # GPU drivers reserve vast address ranges: only CPU trials get a memory limit
+        env = worker_environment(cls.cpus, assignment.gpus, assignment.cores, self.fresh_process,
+                                 cls.memory_gb if not cls.gpus else None)
         worker = _Worker(WorkerProcess(self.objective, self.study_dir, env, self._log, self.run), assignment)
         self.workers.append(worker)
         return worker

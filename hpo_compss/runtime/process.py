@@ -37,14 +37,20 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
                     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
 
 
+#: the memory limit (GB) a worker sets on itself (``worker_environment``)
+MEMORY_VARIABLE = "HPO_COMPSS_MEMORY_GB"
+
+
 def worker_environment(threads: int, gpus: tuple[str, ...], cores: tuple[int, ...] = (),
-                       fresh_process: bool = False) -> dict[str, str]:
-    """What a worker must find in its environment before any library reads it; no ``cores``: keep the affinity."""
+                       fresh_process: bool = False, memory_gb: float | None = None) -> dict[str, str]:
+    """What a worker must find in its environment before any library reads it; no ``cores``: keep the
+    affinity; ``memory_gb``: the most memory (data segment) its trials may take."""
     env = {name: str(threads) for name in THREAD_VARIABLES}
     env.update({
         "CUDA_VISIBLE_DEVICES": ",".join(gpus),
         "HPO_COMPSS_CORES": ",".join(map(str, cores)),
         "HPO_COMPSS_FRESH_PROCESS": "1" if fresh_process else "0",
+        MEMORY_VARIABLE: f"{memory_gb:g}" if memory_gb is not None else "",
     })
     return env
 

@@ -5,14 +5,18 @@ The cost model (``CostModel``) says, for a trial's config:
 
 - its value after each step (``curve(config, step)``): the learning curve a real objective would report;
 - how long one step takes (``step_seconds(config)``, seconds on a class of speed 1), divided by the
-  speed of the compute class it runs on (``speeds``, default 1);
+  speed of the compute class it runs on: ``speed(config, cls)`` when given (a heterogeneous cluster,
+  where how much a class speeds a trial up depends on the trial), else ``speeds[cls.name]`` (default 1);
 - ``max_steps``, the budget of a trial its scheduler gives no budget;
-- ``failure_rate``, the chance that a run crashes, at a point drawn uniformly within it.
+- ``failure_rate``, the chance that a run crashes, at a point drawn uniformly within it;
+- ``memory_gb(config)``, when given, what a run needs: on a class that declares less memory it fails
+  with a ``MemoryError`` a tenth of the way in, as a real trial would once its data is loaded.
 
-A run from step ``after_step + 1`` to its budget reports at the end of each step and returns the last
-value; a trial stopped by its scheduler ends at its next report, as on the local engine. Nothing
-sleeps: ``wait`` moves the clock to the next event (never past the wait's timeout). Random draws
-depend on the model's seed, the trial and its attempt only, so a study is the same at every run.
+With a ``timeout``, a run longer than that fails with the local engine's timeout reason when it is
+reached. A run from step ``after_step + 1`` to its budget reports at the end of each step and returns
+the last value; a trial stopped by its scheduler ends at its next report, as on the local engine.
+Nothing sleeps: ``wait`` moves the clock to the next event (never past the wait's timeout). Random
+draws depend on the model's seed, the trial and its attempt only, so a study is the same at every run.
 Each class has ``max_tasks`` slots (default 1).
 """
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, Callable
 from ..clock import VirtualClock
 from ..trial import CANCELLED, COMPLETE, FAILED, ComputeClass, Outcome, Report, Trial
 from .engine import Event, Finished
+from .process import timeout_reason
 from .resources import Assignment
 
 
@@ -38,6 +43,22 @@ class CostModel:
     speeds: dict[str, float] = field(default_factory=dict)
     failure_rate: float = 0.0
     seed: int = 0
+    speed: Callable[[dict, ComputeClass], float] | None = None
+    memory_gb: Callable[[dict], float] | None = None
+
+    def step_time(self, config: dict, cls: ComputeClass) -> float:
+        """Seconds one step of ``config`` takes on ``cls``."""
+        speed = self.speed(config, cls) if self.speed is not None else self.speeds.get(cls.name, 1.0)
+        return self.step_seconds(config) / speed
+
+    def crash(self, config: dict, cls: ComputeClass, draw: random.Random) -> tuple[float, str] | None:
+        """Where in a run (its share, 0 to 1) it crashes and why, or None."""
+        if self.memory_gb is not None and cls.memory_gb is not None and self.memory_gb(config) > cls.memory_gb:
+            return 0.1, (f"exception: MemoryError: the trial needs {self.memory_gb(config):g} GB, "
+                         f"and {cls.name} has {cls.memory_gb:g} GB")
+        if draw.random() < self.failure_rate:
+            return draw.random(), "crashed: injected failure"
+        return None
 
 
 @dataclass
@@ -55,9 +76,11 @@ class SimulatedEngine:
 
     name = "simulated"
 
-    def __init__(self, classes: list[ComputeClass], model: CostModel, clock: VirtualClock | None = None):
+    def __init__(self, classes: list[ComputeClass], model: CostModel, clock: VirtualClock | None = None,
+                 timeout: float | None = None):
         self.classes = classes
         self.model = model
+        self.timeout = timeout
         self.clock = clock or VirtualClock()
         self.runs: dict[int, _Run] = {}
         #: runs per class
@@ -73,28 +96,35 @@ class SimulatedEngine:
         slots = ", ".join(f"{c.name} x{c.max_tasks or 1}" for c in self.classes)
         return f"simulated engine ({slots})"
 
-    def free_class(self) -> ComputeClass | None:
-        return next((c for c in self.classes if self.busy[c.name] < (c.max_tasks or 1)), None)
+    def free_classes(self) -> list[ComputeClass]:
+        return [c for c in self.classes if self.busy[c.name] < (c.max_tasks or 1)]
 
     def submit(self, trial: Trial, cls: ComputeClass) -> None:
         now = self.clock.monotonic()
         self.runs[trial.id] = _Run(trial, cls, now)
         self.busy[cls.name] += 1
-        step_time = self.model.step_seconds(trial.config) / self.model.speeds.get(cls.name, 1.0)
+        step_time = self.model.step_time(trial.config, cls)
         first = int(trial.after_step or 0) + 1
         last = int(trial.budget if trial.budget is not None else self.model.max_steps)
         draw = random.Random(f"{self.model.seed}:{trial.id}:{trial.attempt}:{trial.budget}")
-        crash = (first + draw.random() * (last - first + 1)) if draw.random() < self.model.failure_rate else None
+        length = (last - first + 1) * step_time
+        end: tuple[float, Outcome] = (length, Outcome(COMPLETE))
+        crash = self.model.crash(trial.config, cls, draw)
+        if crash is not None:
+            end = (crash[0] * length, Outcome(FAILED, crash[1]))
+        if self.timeout is not None and self.timeout < end[0]:
+            end = (self.timeout, Outcome(FAILED, timeout_reason(self.timeout)))
         value = None
         for step in range(first, last + 1):
-            at = now + (step - first + 1) * step_time
-            if crash is not None and step >= crash:
-                self._push(at - step_time * (step - crash), trial.id, Outcome(FAILED, "crashed: injected failure"))
-                return
+            at = (step - first + 1) * step_time
+            if at > end[0]:
+                break
             value = self.model.curve(trial.config, step)
-            self._push(at, trial.id, Report(trial.id, trial.attempt, float(step), value, self.clock.epoch + at))
-        self._push(now + (last - first + 1) * step_time, trial.id,
-                   Outcome(COMPLETE, value=value, step=float(last) if value is not None else None))
+            self._push(now + at, trial.id, Report(trial.id, trial.attempt, float(step), value, self.clock.epoch + now + at))
+        outcome = end[1]
+        if outcome.status == COMPLETE:
+            outcome.value, outcome.step = value, float(last) if value is not None else None
+        self._push(now + end[0], trial.id, outcome)
 
     def stop(self, trial: int, status: str) -> None:
         if trial in self.runs:

@@ -33,6 +33,16 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+def _limit_memory(gigabytes: str) -> None:
+    """Hold the worker's data segment (heap and private mappings) to its class's ``memory_gb``, so a trial
+    that needs more fails with a MemoryError on this class, and can be retried on one with more."""
+    if gigabytes:
+        import resource
+
+        limit = int(float(gigabytes) * 2**30)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
 def main(argv: list[str]) -> None:
     fd, parent, objective_spec = int(argv[0]), int(argv[1]), argv[2]
     _die_with(parent)
@@ -42,6 +52,7 @@ def main(argv: list[str]) -> None:
     cores = os.environ.get("HPO_COMPSS_CORES", "")
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, [int(c) for c in cores.split(",")])
+    _limit_memory(os.environ.get("HPO_COMPSS_MEMORY_GB", ""))
     faulthandler.enable()  # a segfault's Python stack lands in the trial's stderr file
     from .channel import Channel
     from .descendants import adopt_orphans, end_descendants

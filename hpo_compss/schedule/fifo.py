@@ -6,3 +6,4 @@ from .base import Scheduler
 
 class FifoScheduler(Scheduler):
     name = "fifo"
+    stops_trials = False

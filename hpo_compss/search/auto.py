@@ -69,10 +69,10 @@ class AutoSearch(Searcher):
     def _for(self, config_id: int) -> Searcher:
         return [searcher for first, searcher in self.plan if first <= config_id][-1]
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         """The config of the searcher in charge of ``config_id``; the others note it as pending."""
         chosen = self._for(config_id)
-        suggestion = chosen.ask(config_id, budget)
+        suggestion = chosen.ask(config_id, budget, subspace)
         for other in self._searchers():
             if other is not chosen:
                 other.restore(config_id, suggestion)

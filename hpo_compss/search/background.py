@@ -43,8 +43,8 @@ class Background:
         self._held: dict[int, list[tuple[Suggestion, float | None, float | None]]] = {}
         #: every config below this id has been told
         self._told = 0
-        #: requests (config id, budget) waiting for the batches before their own to be told
-        self._deferred: list[tuple[int, float | None]] = []
+        #: requests (config id, budget, sub-space) waiting for the batches before their own to be told
+        self._deferred: list[tuple[int, float | None, str | None]] = []
 
     def start(self) -> None:
         if self.threaded and self._thread is None:
@@ -81,8 +81,8 @@ class Background:
             batch = range(self._told, self._told + self.batch)
         ready = [request for request in self._deferred if self._may_ask(request[0])]
         self._deferred = [request for request in self._deferred if request not in ready]
-        for config_id, budget in ready:
-            self._ask(config_id, budget)
+        for request in ready:
+            self._ask(*request)
 
     def _tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None) -> None:
         if self._thread is None:
@@ -93,21 +93,22 @@ class Background:
     def _may_ask(self, config_id: int) -> bool:
         return not self.batch or config_id - config_id % self.batch <= self._told
 
-    def request(self, config_id: int, budget: float | None = None) -> None:
-        """Start working on ``config_id``, to run up to ``budget`` first (once); ``take`` collects it."""
+    def request(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> None:
+        """Start working on ``config_id``, to run up to ``budget`` first, drawn from ``subspace`` when given
+        (once); ``take`` collects it."""
         if config_id in self._requested:
             return
         self._requested.add(config_id)
         if self._may_ask(config_id):
-            self._ask(config_id, budget)
+            self._ask(config_id, budget, subspace)
         else:
-            self._deferred.append((config_id, budget))
+            self._deferred.append((config_id, budget, subspace))
 
-    def _ask(self, config_id: int, budget: float | None) -> None:
+    def _ask(self, config_id: int, budget: float | None, subspace: str | None) -> None:
         if self._thread is None:
-            self._answers[config_id] = self._answer(config_id, budget)
+            self._answers[config_id] = self._answer(config_id, budget, subspace)
         else:
-            self._events.put(("ask", config_id, budget))
+            self._events.put(("ask", config_id, budget, subspace))
 
     def take(self, config_id: int, wait: float = 0.0) -> Suggestion | None:
         """The suggestion for a requested id, or None when it is not ready within ``wait`` seconds.
@@ -130,9 +131,9 @@ class Background:
             raise answer
         return answer
 
-    def _answer(self, config_id: int, budget: float | None) -> Suggestion | Exception:
+    def _answer(self, config_id: int, budget: float | None, subspace: str | None) -> Suggestion | Exception:
         try:
-            return self.searcher.ask(config_id, budget)
+            return self.searcher.ask(config_id, budget, subspace)
         except Exception as error:  # handed to the driver, which decides what it means
             return error
 
@@ -147,7 +148,7 @@ class Background:
                         self._ready.notify_all()
                     return
                 continue
-            answer = self._answer(event[1], event[2])
+            answer = self._answer(*event[1:])
             with self._ready:
                 self._answers[event[1]] = answer
                 self._ready.notify_all()

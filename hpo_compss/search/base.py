@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError, did_you_mean
 from ..space import Space
+from ..space.structure import SubSpace
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,13 @@ class Searcher(ABC):
         return None
 
     @abstractmethod
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         """The config to evaluate as ``config_id`` (ids are asked in increasing order); ``budget``: the
-        budget its scheduler gives its first run (None: none, it runs to its end)."""
+        budget its scheduler gives its first run (None: none, it runs to its end); ``subspace``: the
+        exclusive sub-space to draw it from, when the scheduler chose one (None: the searcher picks).
+
+        A searcher that picks sub-spaces by a draw makes that draw whether or not one is given, so
+        ``ask(i, subspace=s)`` is ``ask(i)`` whenever ``ask(i)`` falls in ``s``."""
 
     def tell(self, config_id: int, suggestion: Suggestion, value: float | None, budget: float | None = None) -> None:
         """The config's result (the mean over repeats), or None when every attempt failed; ``budget``: the
@@ -88,7 +93,7 @@ class Searcher(ABC):
         Returns False when the searcher would now propose another config; adaptive searchers, whose
         proposals depend on results, override it to note the config as pending without asking.
         """
-        return self.ask(config_id).config == suggestion.config
+        return self.ask(config_id, subspace=suggestion.subspace or None).config == suggestion.config
 
     def option(self, key: str, kind: type, default: Any, low: float | None = None, high: float | None = None) -> Any:
         """Read one option with a clear error naming ``algorithm.<key>``."""
@@ -101,6 +106,11 @@ class Searcher(ABC):
         if (low is not None and value < low) or (high is not None and value > high):
             raise ConfigError(("algorithm", key), f"expected a value in [{low}, {high}], got {value!r}")
         return value
+
+    def subspace_named(self, name: str | None, drawn: int) -> SubSpace:
+        """The sub-space ``name``, or (None, or a name the space no longer has) the ``drawn``-th one."""
+        subspaces = self.space.subspaces
+        return next((sub for sub in subspaces if sub.name == name), subspaces[drawn])
 
 
 

@@ -24,5 +24,5 @@ class ExplicitSearch(Searcher):
     def size(self) -> int:
         return len(self.configs)
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         return Suggestion(copy.deepcopy(self.configs[config_id % len(self.configs)]))

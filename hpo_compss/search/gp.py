@@ -1,6 +1,6 @@
 """Gaussian-process Bayesian optimisation (PHS's and SHADHO's GP), asynchronous and batch-parallel.
 
-Each exclusive branch has its own GP (``gp_model``) on its own features. Targets are transformed
+Each exclusive branch has its own GP (``hpo_compss.gaussian_process``) on its own features. Targets are transformed
 together, so all branches' models speak of the same scale, and the next config is the point of
 highest log expected improvement over the union of the branches: that is the rule that picks the
 branch. Pending configs are fantasised at the posterior mean (the kriging believer): the model
@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 
 from ..space.encoding import Encoding
 from .acquisition import log_expected_improvement, log_expected_improvement_gradient
-from .gp_model import GaussianProcess, transform_targets
+from ..gaussian_process import GaussianProcess, transform_targets
 from .model_based import Branch, ModelSearcher
 
 #: hyperparameters are refitted at every result up to this many results, then when they grew by REFIT_GROWTH
@@ -56,6 +56,8 @@ class GPSearch(ModelSearcher):
                    for model, offset in models if len(model.X))
         screened = []
         for branch, (model, offset) in zip(self.branches, models):
+            if branch not in self.proposing:
+                continue
             low, high = self._box(branch, model)
             candidates = self._candidates(branch, model, low, high, rng)
             scores = log_expected_improvement(*_shifted(model.predict(candidates), offset), best)

@@ -29,7 +29,7 @@ class GridSearch(Searcher):
     def size(self) -> int:
         return self._size
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         index = config_id
         for sub, axes, count in self.grids:
             if index < count:

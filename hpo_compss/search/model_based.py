@@ -90,16 +90,19 @@ class ModelSearcher(Searcher):
         self.by_name = {branch.sub.name: branch for branch in self.branches}
         self.design = SobolSearch(self.space, self.seed, {})
         self.owner: dict[int, Branch] = {}
+        #: the branches the next proposal may come from: all, or the one a scheduler chose
+        self.proposing: list[Branch] = self.branches
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
-        """The next config, from the results at ``budget``; one whose dependent values cannot be computed
-        is still noted as pending (InvalidConfig carries its drawn values), so that it is told as a
-        failure like any other."""
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
+        """The next config, from the results at ``budget`` (and from the branch ``subspace`` only, when
+        given); one whose dependent values cannot be computed is still noted as pending (InvalidConfig
+        carries its drawn values), so that it is told as a failure like any other."""
         for branch in self.branches:
             branch.level = math.inf if budget is None else budget
+        self.proposing = [self.by_name[subspace]] if subspace in self.by_name else self.branches
         if config_id < self.initial or not self.has_results():
             try:
-                suggestion = self.design.ask(config_id)
+                suggestion = self.design.ask(config_id, subspace=subspace)
             except InvalidConfig as invalid:
                 self._note(config_id, self.by_name[invalid.subspace], invalid.config)
                 raise
@@ -159,7 +162,7 @@ class ModelSearcher(Searcher):
     def fallback(self, rng: np.random.Generator) -> tuple[Branch, np.ndarray]:
         """A random point no one has asked for, when the model's proposals are all taken."""
         for _ in range(100):
-            branch = self.branches[int(rng.integers(len(self.branches)))]
+            branch = self.proposing[int(rng.integers(len(self.proposing)))]
             x = branch.encoding.from_unit(rng.random((1, branch.sub.dims)))[0]
             if not branch.is_taken(x):
                 return branch, x
@@ -167,4 +170,5 @@ class ModelSearcher(Searcher):
 
     @abstractmethod
     def propose(self, rng: np.random.Generator) -> tuple[Branch, np.ndarray]:
-        """The branch and feature vector of the next config, given results and pending points."""
+        """The branch (one of ``proposing``) and feature vector of the next config, given results and
+        pending points."""

@@ -1,4 +1,4 @@
-"""Random search: each config an independent draw, sub-spaces picked uniformly."""
+"""Random search: each config an independent draw, sub-spaces picked uniformly (unless a scheduler picks one)."""
 from __future__ import annotations
 
 from .base import Searcher, Suggestion, rng_for
@@ -7,8 +7,9 @@ from .base import Searcher, Suggestion, rng_for
 class RandomSearch(Searcher):
     name = "random"
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         rng = rng_for(self.seed, 0, config_id)
-        subspaces = self.space.subspaces
-        sub = subspaces[int(rng.random() * len(subspaces))] if len(subspaces) > 1 else subspaces[0]
+        count = len(self.space.subspaces)
+        drawn = int(rng.random() * count) if count > 1 else 0
+        sub = self.subspace_named(subspace, drawn)
         return Suggestion(sub.sample(rng), sub.name)

@@ -20,17 +20,16 @@ class SobolSearch(Searcher):
         self.engine = qmc.Sobol(dims, scramble=self.scramble, seed=self.seed)
         self.next_index = 0
 
-    def ask(self, config_id: int, budget: float | None = None) -> Suggestion:
+    def ask(self, config_id: int, budget: float | None = None, subspace: str | None = None) -> Suggestion:
         if config_id != self.next_index:
             self.engine.reset()
             if config_id:  # scipy's fast_forward(0) after a reset underflows
                 self.engine.fast_forward(config_id)
         point = self.engine.random(1)[0]
         self.next_index = config_id + 1
-        subspaces = self.space.subspaces
+        drawn = 0
         if self.picks_subspace:
-            sub = subspaces[min(int(point[0] * len(subspaces)), len(subspaces) - 1)]
+            drawn = min(int(point[0] * len(self.space.subspaces)), len(self.space.subspaces) - 1)
             point = point[1:]
-        else:
-            sub = subspaces[0]
+        sub = self.subspace_named(subspace, drawn)
         return Suggestion(sub.decode(point), sub.name)

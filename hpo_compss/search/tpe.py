@@ -52,7 +52,10 @@ class TPESearch(ModelSearcher):
         branch_ratio, branch_good = self._branch_log_ratio(targets)
         counts = np.array([len(y) + len(b.pending) for b, y in zip(self.branches, targets)])
         behind = counts < BRANCH_FLOOR * counts.sum() / len(counts)
-        if behind.any():  # the least tried of the branches left behind, and only it
+        allowed = np.array([branch in self.proposing for branch in self.branches])
+        if len(self.proposing) < len(self.branches):  # a scheduler chose the branch
+            branch_good = np.where(allowed, 0.0, -np.inf)
+        elif behind.any():  # the least tried of the branches left behind, and only it
             fewest = np.flatnonzero(counts == counts[behind].min())
             branch_good = np.full(len(counts), -np.inf)
             branch_good[rng.choice(fewest)] = 0.0

@@ -30,9 +30,9 @@ from ..runtime.dask_engine import DaskOptions
 from ..runtime.engine import Engine, Event, Finished
 from ..runtime.local import LocalEngine
 from ..runtime.resources import Assignment, Machine, node_name, usable_classes
-from ..schedule import PRUNE
+from ..schedule import PRUNE, Ended, Move, Placement, retry_move
 from ..search import Background, Suggestion, trial_seed
-from ..trial import FAILED, PRUNED, Outcome, Report, Trial, checkpoint_of
+from ..trial import FAILED, PRUNED, ComputeClass, Outcome, Report, Trial, checkpoint_of
 from .progress import Progress, budget_text, id_list
 from .signals import Interrupted, StopSignals
 from .stop_rules import StopRules
@@ -97,6 +97,14 @@ class Driver:
         #: a config id requested from the searcher whose config is not ready yet
         self.awaiting: int | None = None
         self.pending: deque[Trial] = deque()
+        #: where the scheduler placed configs requested from the searcher, by config id
+        self.requested: dict[int, Placement] = {}
+        #: where pending trials go: their config's placement, by trial id
+        self.placed: dict[int, Placement] = {}
+        #: where the next attempt of a trial that failed goes, learnt from the failure (``schedule.retry``)
+        self.moves: dict[int, Move] = {}
+        #: the classes the engine runs (set when it starts)
+        self.classes: list[ComputeClass] = list(experiment.compute_classes)
         #: running records of the fill under way, not yet journaled
         self.unjournaled: list[dict] = []
         #: attempts interrupted in this run by a stop signal the driver did not get itself, by (trial, attempt)
@@ -166,7 +174,7 @@ class Driver:
             experiment = self.experiment
             return CompssEngine(self.machine, experiment.compute_classes, experiment.objective, self.directory,
                                 experiment.timeout, experiment.fresh_process, experiment.inputs, self.max_running,
-                                scheduled=experiment.scheduling["name"] != "fifo")
+                                scheduled=self.scheduler.stops_trials)
         if self.backend == "dask":
             from ..runtime.dask_engine import DaskEngine
 
@@ -287,28 +295,52 @@ class Driver:
 
     def _fill(self, engine: Engine) -> None:
         """Submit trials while a compute class has room and the budget allows; journal them in order."""
-        while self.signals.received is None and (cls := engine.free_class()) is not None:  # no new trial once told to stop
-            # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
+        while self.signals.received is None and (free := engine.free_classes()):  # no new trial once told to stop
             promoted = self.scheduler.promotion() if not self.pending and not self.stop_reason else None
             if promoted is not None:  # a paused trial goes on before any new config starts
                 self.pending.append(self._continued(*promoted))
-            while not self.pending and not self.stop_reason and self._ask_next(wait=WAKE_SECONDS if engine.running == 0 else 0.0):
-                pass
-            if not self.pending or self.stop_reason:
+            chosen = self._take_pending(free)
+            # wait for the searcher (a little) only when nothing runs; otherwise go on harvesting meanwhile
+            while chosen is None and not self.stop_reason and self._ask_next(free, WAKE_SECONDS if engine.running == 0 else 0.0):
+                chosen = self._take_pending(free)
+            if chosen is None or self.stop_reason:
                 break
-            trial = self.pending.popleft()
-            record = {**trial.record(), "status": "running", "class": cls.name, "submitted": self.clock.time()}
+            trial, placement = chosen
+            record = {**trial.record(), "status": "running", "class": placement.cls.name, "submitted": self.clock.time()}
+            if len(self.classes) > 1:
+                record["placed"] = placement.why
             self.unjournaled.append(record)
             self.ledger.add(record)
             self.scheduler.on_start(trial.id, trial.budget)
-            placed = engine.submit(trial, cls)
+            placed = engine.submit(trial, placement.cls)
             if placed is not None:  # where it runs, for readers that show the running trials (not yet journaled)
                 record.update(host=self.host, cores=list(placed.cores), gpus=list(placed.gpus))
         self.journal.append(self.unjournaled, sync=False)
         self.unjournaled.clear()
 
-    def _ask_next(self, wait: float) -> bool:
-        """Take the next config and queue its repeats; False when there is none (yet).
+    def _take_pending(self, free: list[ComputeClass]) -> tuple[Trial, Placement] | None:
+        """The first pending trial that can go to one of the ``free`` classes now, and where: a trial that
+        moves after a failure waits for its class; the others go where the scheduler says."""
+        for trial in self.pending:
+            move = self.moves.get(trial.id)
+            target = next((cls for cls in self.classes if cls.name == move.cls), None) if move else None
+            if target is not None:
+                if target not in free:
+                    continue
+                placement = Placement(target, trial.subspace, move.why)
+            else:
+                placement = self.placed.get(trial.id)
+                if placement is None or placement.cls not in free:
+                    placement = self.scheduler.place_drawn(trial.subspace, free)
+            self.pending.remove(trial)
+            self.moves.pop(trial.id, None)
+            self.placed.pop(trial.id, None)
+            return trial, placement
+        return None
+
+    def _ask_next(self, free: list[ComputeClass], wait: float) -> bool:
+        """Take the next config, placed on one of the ``free`` classes, and queue its repeats; False when
+        there is none (yet).
 
         A config that cannot be built fails at once: its records are journaled after those of this
         fill before it (``_fill`` appends them first), so the journal keeps the order of decisions.
@@ -316,7 +348,11 @@ class Driver:
         config_id = self.missing[0] if self.missing else self.next_config
         if config_id >= self.experiment.trials:
             return False
-        self.searcher.request(config_id, self.scheduler.first_budget(config_id * self.experiment.repeats))
+        if config_id not in self.requested:
+            self.requested[config_id] = self.scheduler.place(free)
+        placement = self.requested[config_id]
+        self.searcher.request(config_id, self.scheduler.first_budget(config_id * self.experiment.repeats),
+                              placement.subspace)
         try:
             suggestion = self.searcher.take(config_id, wait)
         except InvalidConfig as invalid:  # a dependent value that cannot be computed for this draw
@@ -325,6 +361,7 @@ class Driver:
         self.awaiting = None if suggestion is not None else config_id
         if suggestion is None:
             return False
+        del self.requested[config_id]
         if self.missing and self.missing[0] == config_id:
             self.missing.pop(0)
         else:
@@ -334,6 +371,8 @@ class Driver:
         if config_id in self.invalid:
             self._record([self._invalid_outcome(trial) for trial in trials])
         else:
+            if placement.subspace in (None, suggestion.subspace):  # (a searcher that cannot draw from a given one)
+                self.placed[trials[0].id] = placement
             self.pending.extend(trials)
         return True
 
@@ -358,8 +397,10 @@ class Driver:
                 record["class"] = item.assignment.cls.name
             if record["status"] == "cancelled" and not self.stop_reason:
                 self._interrupted(record)
-            if record["status"] == "failed":
-                record["retry"] = item.assignment is not None and record["attempt"] <= self.experiment.retries
+            if record["status"] in ("failed", "cancelled") and item.assignment is not None:
+                self._learn_from(record, item.assignment.cls)
+            elif record["status"] == "failed":
+                record["retry"] = False
             if record["status"] == "complete" and self.scheduler.pauses(item.trial.id, item.trial.budget):
                 record["status"] = "paused"
             records.append(record)
@@ -372,7 +413,21 @@ class Driver:
                 self.pending.appendleft(replace(trials[record["trial"]], attempt=record["attempt"] + 1))
             elif record.get("status") == "cancelled" and not self.stop_reason and self.signals.received is None:
                 self.pending.appendleft(trials[record["trial"]])
+        self._journal_assignment()
         self.progress.flush()
+
+    def _learn_from(self, record: dict, cls: ComputeClass) -> None:
+        """Decide whether a failed attempt runs again and where (``schedule.retry``): a class that cures its
+        cause takes it even beyond ``retries``, for at most as many extra attempts as there are classes.
+        The decision is journaled with the attempt (``retry``, ``retry_on``, ``moved``)."""
+        retries = self.experiment.retries
+        move = None
+        if record["attempt"] <= retries + len(self.classes):
+            move = retry_move(record.get("reason", ""), cls, self.classes, self.scheduler.speeds.speeds(), record.get("host"))
+        if record["status"] == "failed":
+            record["retry"] = record["attempt"] <= retries or move is not None
+        if move is not None and record.get("retry", True):
+            record["retry_on"], record["moved"] = move.cls, move.why
 
     def _retire_paused(self) -> None:
         """End the paused trials the scheduler no longer keeps (``max_paused``): journaled as pruned first."""
@@ -404,9 +459,12 @@ class Driver:
             return
         if record["status"] == "running":
             self.scheduler.on_start(record["trial"], record.get("budget"))
-        elif not quiet:
-            self.progress.attempt(record, self.ledger)
-            self._watch_opening(record)
+            self.moves.pop(record["trial"], None)
+        else:
+            self._ended(record)
+            if not quiet:
+                self.progress.attempt(record, self.ledger)
+                self._watch_opening(record)
         if record["status"] == "paused":
             self.scheduler.on_pause(record["trial"], record["budget"], record["value"])
             told = self.told_at_rung.setdefault(record["config_id"], set())
@@ -415,13 +473,30 @@ class Driver:
                 self.searcher.tell(record["config_id"], self.asked[record["config_id"]], record["value"], record["budget"])
         elif record["status"] in ("complete", "failed", "pruned"):
             self.scheduler.on_end(record["trial"], record["status"] == "complete")
-            if self.scheduler.name != "fifo" and record["status"] != "complete" and not record.get("retry"):
+            if self.scheduler.stops_trials and record["status"] != "complete" and not record.get("retry"):
                 self.to_discard.append(record["trial"])
         if done is not None:  # nothing more to do with its config: the searcher and the journal have it
             self.told_at_rung.pop(done.config_id, None)
             self.searcher.tell(done.config_id, self.asked.pop(done.config_id), done.told, record.get("budget"))
             self.invalid.pop(done.config_id, None)
             self._check_stop(done)
+
+    def _ended(self, record: dict) -> None:
+        """Tell the scheduler where an attempt ran and how it went; note where its next attempt goes."""
+        if "class" in record:
+            start, end = record.get("start"), record.get("end")
+            seconds = end - start if start is not None and end is not None else None
+            self.scheduler.on_ended(Ended(record["trial"], record.get("subspace", ""), record["config"], record["class"],
+                                          record["status"], record.get("value"), seconds))
+        if "moved" in record:
+            self.moves[record["trial"]] = Move(record.get("retry_on", record.get("class", "")), record["moved"])
+
+    def _journal_assignment(self) -> None:
+        """Journal how sub-spaces now map to classes, when the scheduler changed it."""
+        assignment = self.scheduler.assignment()
+        if assignment is not None:
+            record = {"study": "assigned", "time": self.clock.time(), **assignment}
+            self.journal.append([record], sync=False)
 
     def _watch_opening(self, record: dict) -> None:
         """Stop a study whose first attempts all fail alike (a bug in the objective), before it burns the allocation."""
@@ -478,6 +553,8 @@ class Driver:
                        after_step=paused.get("step"))
 
     def _start_session(self, engine: Engine) -> None:
+        self.classes = list(engine.classes)
+        self.scheduler.use(self.classes)
         done = self.ledger.n_ended
         verb = "resuming" if self.ledger.n_trials else "starting"
         budget = self.experiment.to_json()["budget"]
@@ -498,3 +575,4 @@ class Driver:
                   "budget": budget, "source": self.source}
         self.journal.append([record])
         self.ledger.add(record)
+        self._journal_assignment()
