@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--hours", type=float, default=1.0, help="simulated wall-clock budget of each study")
     parser.add_argument("--timeout", type=float, default=300.0, help="the study's trial timeout (simulated s)")
-    parser.add_argument("--rerank", type=int, default=200, help="shadho re-ranks every this many results")
+    parser.add_argument("--rerank", type=int, default=500, help="shadho re-ranks every this many results")
     parser.add_argument("--target", type=float, default=0.0045, help="the loss to reach (2 test images of 450)")
     parser.add_argument("--methods", type=int, nargs="*", default=list(range(len(METHODS))),
                         help="which methods to run, by position (0 is uniform, always run)")
