@@ -10,7 +10,8 @@ An attempt's reason says what went wrong, and some causes a compute class can cu
   live worker; on Dask, away from the lost worker's host.
 
 Each move goes to strictly more memory or speed, so a trial moves at most as many times as there are
-classes. A move is a new run, not a repeat of the same one, so it is made whatever ``retries`` says.
+classes. A move to another class is a new run, not a repeat of the same one, so the driver makes it
+whatever ``retries`` says; a lost trial stays on its class and is retried within ``retries``.
 """
 from __future__ import annotations
 

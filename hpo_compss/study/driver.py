@@ -417,15 +417,15 @@ class Driver:
         self.progress.flush()
 
     def _learn_from(self, record: dict, cls: ComputeClass) -> None:
-        """Decide whether a failed attempt runs again and where (``schedule.retry``): a class that cures its
-        cause takes it even beyond ``retries``, for at most as many extra attempts as there are classes.
+        """Decide whether a failed attempt runs again and where (``schedule.retry``): another class that cures
+        its cause takes it even beyond ``retries``, for at most as many extra attempts as there are classes.
         The decision is journaled with the attempt (``retry``, ``retry_on``, ``moved``)."""
         retries = self.experiment.retries
         move = None
         if record["attempt"] <= retries + len(self.classes):
             move = retry_move(record.get("reason", ""), cls, self.classes, self.scheduler.speeds.speeds(), record.get("host"))
         if record["status"] == "failed":
-            record["retry"] = record["attempt"] <= retries or move is not None
+            record["retry"] = record["attempt"] <= retries or (move is not None and move.cls != cls.name)
         if move is not None and record.get("retry", True):
             record["retry_on"], record["moved"] = move.cls, move.why
 
