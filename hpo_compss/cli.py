@@ -345,8 +345,10 @@ def _validate(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.experiment, objective=args.objective)
     space = experiment.space
     parts = f"{len(space.subspaces)} sub-space(s), complexity {space.complexity():.4g}" if space else "no space"
+    scheduler = experiment.scheduler()
+    placing = "" if scheduler.name == "fifo" else f"; scheduler {scheduler.describe()}"
     print(f"ok: {experiment.name}: {parts}; {experiment.searcher().describe()}, "
-          f"{experiment.trials} configs x {experiment.repeats} repeats; objective {experiment.objective}")
+          f"{experiment.trials} configs x {experiment.repeats} repeats; objective {experiment.objective}{placing}")
     return 0
 
 

@@ -9,7 +9,6 @@ import pytest
 from scipy.stats import rankdata
 
 from hpo_compss.experiment import parse_experiment
-from hpo_compss.folder import journal_of
 from hpo_compss.runtime.resources import detect_machine
 from hpo_compss.runtime.simulated import CostModel, SimulatedEngine
 from hpo_compss.schedule import Ended, make_scheduler, retry_move
@@ -214,7 +213,9 @@ def test_a_real_out_of_memory_failure_is_retried_on_the_class_with_more_memory(t
     assert second["class"] == "big" and second["attempt"] == 2 and second["value"] == 600
     running = trial_records(tmp_path / "study", "running")
     assert running[1]["placed"] == first["moved"]
-    assert journal_of(tmp_path / "study").path.exists()
+    assert cli("report", str(tmp_path / "study")).returncode == 0
+    summary = (tmp_path / "study" / "report" / "summary.md").read_text()
+    assert f"- {first['moved']} (1)" in summary
 
 
 def test_a_real_study_on_two_classes_uses_both_and_shows_the_assignment(tmp_path):
@@ -232,3 +233,6 @@ def test_a_real_study_on_two_classes_uses_both_and_shows_the_assignment(tmp_path
     assert report.returncode == 0, report.stderr
     summary = (tmp_path / "study" / "report" / "summary.md").read_text()
     assert "timeline.png" in summary and "and sub-space" in summary
+    rows = [line for line in summary.splitlines() if line.startswith(("| one |", "| two |"))]
+    assert {row.split(" | ")[0] for row in rows} == {"| one", "| two"}
+    assert "Sub-spaces by class after" in summary

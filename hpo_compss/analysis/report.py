@@ -80,7 +80,10 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
         (out / name).unlink(missing_ok=True)
     attempts, last, jobs, fidelity = [], {}, Jobs(), Fidelity()
     ledger = Ledger(experiment.mode, experiment.repeats)  # counts as `status` sees them
+    assigned = None  # the last mapping of sub-spaces onto classes (scheduler shadho)
     for record in records:
+        if record.get("study") == "assigned":
+            assigned = record
         jobs.add(record)
         fidelity.add(record, experiment.mode)
         if "trial" in record and record["trial"] not in ledger.closed:  # a duplicate counts once
@@ -118,7 +121,7 @@ def write_report(directory: Path, experiment: Experiment, records: Iterable[dict
         figures["curves.png"] = (f"learning curves: each trial's reports over its {resource}s; coloured if it ran to "
                                  "the full budget, grey if paused at a rung or pruned")
     summary = _summary(experiment, trials, attempts, jobs, columns, scores, left_out, reasons, throughput, figures, best)
-    (out / "summary.md").write_text(summary + _rungs(experiment, fidelity), encoding="utf-8")
+    (out / "summary.md").write_text(summary + _rungs(experiment, fidelity) + _classes(attempts, assigned), encoding="utf-8")
     return out
 
 
@@ -411,6 +414,30 @@ def _rungs(experiment: Experiment, fidelity: Fidelity) -> str:
         steps = sorted(fidelity.pruned_at.values())
         lines += ["", f"{len(steps)} trials pruned, at {resource} {steps[0]:g} to {steps[-1]:g} "
                       f"(median {steps[len(steps) // 2]:g})."]
+    return "\n".join(lines) + "\n"
+
+
+def _classes(attempts: list[dict], assigned: dict | None) -> str:
+    """Where the attempts of a study with several compute classes ran, the last assignment, and the moves."""
+    if len({a.get("class") for a in attempts}) < 2:
+        return ""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for attempt in attempts:
+        cells.setdefault((attempt.get("class", "?"), attempt.get("subspace", "")), []).append(attempt)
+    lines = ["", "## Compute classes", "", "Attempts per class and sub-space; seconds: the median of the complete ones.", "",
+             "| class | sub-space | attempts | complete | failed | seconds |", "|---|---|---|---|---|---|"]
+    for (cls, subspace), ran in sorted(cells.items()):
+        seconds = [a["end"] - a["start"] for a in ran if a["status"] == "complete" and a.get("start") is not None]
+        median = f"{float(np.median(seconds)):.3g}" if seconds else ""
+        lines.append(f"| {cls} | {subspace or '-'} | {len(ran)} | {len(seconds)} | "
+                     f"{sum(a['status'] == 'failed' for a in ran)} | {median} |")
+    if assigned is not None:
+        lines += ["", f"Sub-spaces by class after {assigned['results']} results (class speeds as measured): "
+                  + "; ".join(f"{cls} ({assigned['speeds'][cls]:.3g}): {', '.join(subs) or '-'}"
+                              for cls, subs in assigned["classes"].items()) + "."]
+    moved = Counter(a["moved"] for a in attempts if a.get("moved"))
+    if moved:
+        lines += ["", "Attempts that moved after a failure:", ""] + [f"- {why} ({n})" for why, n in moved.most_common(10)]
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,7 @@ from ..space.encoding import Encoding
 from ..trial import ComputeClass
 from .base import Ended, Placement, Scheduler
 
-#: a bootstrap subset holds at most this many results (the most recent ones are not favoured)
+#: a bootstrap subset holds at most this many results (an m-out-of-n bootstrap beyond: see ``_uncertainty``)
 MAX_BOOTSTRAP_POINTS = 40
 #: how hard each bootstrap GP fit tries (L-BFGS-B iterations): a ranking needs no precise optimum
 FIT_ITERATIONS = 20
@@ -164,7 +164,12 @@ class Shadho(Scheduler):
 
     def _uncertainty(self, name: str) -> float:
         """The mean over features of the spread (standard deviation) of the fitted inverse length scales
-        over ``bootstraps`` subsets of the sub-space's results; inf with fewer than ``min_results``."""
+        over ``bootstraps`` resamples of the sub-space's results; inf with fewer than ``min_results``.
+
+        With n results, each resample draws m = min(n, MAX_BOOTSTRAP_POINTS) of them, and the spread is
+        scaled by sqrt(m / n) (the m-out-of-n bootstrap): what a fit on all n would vary by. So a
+        sub-space grows more certain as its results grow, as "how little the model knows" should,
+        at the cost of fits on m points only."""
         X, y = self.results[name]
         if len(y) < self.min_results:
             return math.inf
@@ -176,12 +181,13 @@ class Shadho(Scheduler):
         targets = np.array([worst if value is None else value for value in y], dtype=float)
         rng = np.random.default_rng([len(y), sorted(self.subspaces).index(name)])
         inverse = []
+        size = min(len(y), MAX_BOOTSTRAP_POINTS)
         for _ in range(self.bootstraps):
-            pick = rng.integers(len(y), size=min(len(y), MAX_BOOTSTRAP_POINTS))
+            pick = rng.integers(len(y), size=size)
             model = GaussianProcess(points.shape[1]).fit(points[pick], transform_targets(targets[pick]),
                                                           max_iterations=FIT_ITERATIONS)
             inverse.append(1.0 / model.scales)
-        return float(np.mean(np.std(np.array(inverse), axis=0)))
+        return float(np.mean(np.std(np.array(inverse), axis=0))) * math.sqrt(size / len(y))
 
     def _encoding(self, name: str) -> Encoding | None:
         if name not in self._encodings:
