@@ -220,12 +220,12 @@ def test_a_real_out_of_memory_failure_is_retried_on_the_class_with_more_memory(t
 
 def test_a_real_study_on_two_classes_uses_both_and_shows_the_assignment(tmp_path):
     data = {"name": "two", "objective": "hpo_compss.examples.svm_digits:train", "space": KERNELS,
-            "algorithm": "random", "budget": {"trials": 12}, "seed": 3, "scheduler": {"name": "shadho", "rerank": 4},
+            "algorithm": "random", "budget": {"trials": 8}, "seed": 3, "scheduler": {"name": "shadho", "rerank": 4},
             "compute_classes": {"one": {"cpus": 1, "max_tasks": 1}, "two": {"cpus": 2}}}
     result = cli("run", str(write_experiment(tmp_path, data)), "--study-dir", str(tmp_path / "study"), timeout=300)
     assert result.returncode == 0, result.stderr
     complete = trial_records(tmp_path / "study", "complete")
-    assert len(complete) == 12 and {r["class"] for r in complete} == {"one", "two"}
+    assert len(complete) == 8 and {r["class"] for r in complete} == {"one", "two"}
     assigned = [r for r in journal(tmp_path / "study") if r.get("study") == "assigned"]
     assert assigned[0]["classes"] == {"two": ["kernel=poly", "kernel=rbf"], "one": ["kernel=linear"]}
     assert all(r["placed"] for r in trial_records(tmp_path / "study", "running"))
