@@ -489,7 +489,7 @@ class Driver:
             self.scheduler.on_ended(Ended(record["trial"], record.get("subspace", ""), record["config"], record["class"],
                                           record["status"], record.get("value"), seconds))
         if "moved" in record:
-            self.moves[record["trial"]] = Move(record.get("retry_on", record.get("class", "")), record["moved"])
+            self.moves[record["trial"]] = Move(record["retry_on"], record["moved"])
 
     def _journal_assignment(self) -> None:
         """Journal how sub-spaces now map to classes, when the scheduler changed it."""
